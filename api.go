@@ -1,0 +1,427 @@
+package gatehouse
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// APIState is an API's place in its lifecycle.
+type APIState string
+
+// Lifecycle states. Only published and deprecated APIs are served; deprecated ones carry
+// Deprecation and Sunset headers; retired ones answer 410.
+const (
+	StateDraft      APIState = "draft"
+	StatePublished  APIState = "published"
+	StateDeprecated APIState = "deprecated"
+	StateRetired    APIState = "retired"
+)
+
+// Valid reports whether s is a known state.
+func (s APIState) Valid() bool {
+	switch s {
+	case StateDraft, StatePublished, StateDeprecated, StateRetired:
+		return true
+	}
+	return false
+}
+
+// Served reports whether the gateway routes traffic to an API in this state.
+func (s APIState) Served() bool { return s == StatePublished || s == StateDeprecated }
+
+// Meta holds the fields the server manages on every named resource. Clients never set
+// them; Revision doubles as the resource's ETag.
+type Meta struct {
+	Revision  int64     `json:"revision,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// API is a published back-end API: where it is served, where it is proxied to and which
+// policies guard it. Name is its stable identifier.
+type API struct {
+	Name        string       `json:"name"`
+	Version     string       `json:"version,omitempty"`
+	Description string       `json:"description,omitempty"`
+	State       APIState     `json:"state"`
+	Hosts       []string     `json:"hosts,omitempty"`
+	Path        string       `json:"path"`
+	StripPath   bool         `json:"strip_path"`
+	Upstream    Upstream     `json:"upstream"`
+	Routes      []Route      `json:"routes,omitempty"`
+	Policies    []PolicySpec `json:"policies,omitempty"`
+	OpenAPI     string       `json:"openapi,omitempty"`
+	Sunset      *time.Time   `json:"sunset,omitempty"` // announced end of a deprecated API
+	Tags        []string     `json:"tags,omitempty"`
+	Meta
+}
+
+// Balancing algorithms for an upstream's targets.
+const (
+	BalanceRoundRobin = "round_robin"
+	BalanceLeastConn  = "least_conn"
+	BalanceHash       = "hash"
+)
+
+// Upstream is where an API's traffic goes.
+type Upstream struct {
+	Targets   []Target `json:"targets"`
+	Balancing string   `json:"balancing,omitempty"` // round_robin (default), least_conn, hash
+	// HashOn picks the hash key for "hash" balancing: "ip" or "header:<Name>".
+	HashOn          string       `json:"hash_on,omitempty"`
+	ConnectTimeout  Duration     `json:"connect_timeout,omitempty"`
+	ResponseTimeout Duration     `json:"response_timeout,omitempty"`
+	Retries         int          `json:"retries,omitempty"` // extra attempts for idempotent requests
+	HealthCheck     *HealthCheck `json:"health_check,omitempty"`
+}
+
+// Target is one upstream server. Weight 0 takes it out of rotation without deleting it.
+type Target struct {
+	URL    string `json:"url"`
+	Weight *int   `json:"weight,omitempty"` // default 100
+}
+
+// HealthCheck configures active health checks of an upstream's targets.
+type HealthCheck struct {
+	Path      string   `json:"path"`
+	Interval  Duration `json:"interval,omitempty"`  // default 10s
+	Timeout   Duration `json:"timeout,omitempty"`   // default 2s
+	Healthy   int      `json:"healthy,omitempty"`   // successes to mark up, default 2
+	Unhealthy int      `json:"unhealthy,omitempty"` // failures to mark down, default 3
+}
+
+// Route narrows an API to explicit operations. Path is relative to the API's path and may
+// hold templates (`/orders/{id}`); no Methods means any method.
+type Route struct {
+	Name    string   `json:"name,omitempty"`
+	Methods []string `json:"methods,omitempty"`
+	Path    string   `json:"path"`
+}
+
+// PolicySpec attaches one policy to an API or a plan. Config is validated by the policy
+// named by Type when the gateway compiles it.
+type PolicySpec struct {
+	Type   string          `json:"type"`
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// DefaultWeight is a target's weight when none is given.
+const DefaultWeight = 100
+
+// MaxOpenAPIBytes bounds an attached OpenAPI document.
+const MaxOpenAPIBytes = 4 << 20
+
+// Normalize fills defaults and canonical forms in place, so that a stored API and the same
+// API read from a file compare equal.
+func (a *API) Normalize() {
+	if a.State == "" {
+		a.State = StateDraft
+	}
+	for i, h := range a.Hosts {
+		a.Hosts[i] = strings.ToLower(strings.TrimSpace(h))
+	}
+	if a.Path == "" {
+		a.Path = "/"
+	}
+	if a.Upstream.Balancing == "" {
+		a.Upstream.Balancing = BalanceRoundRobin
+	}
+	for i := range a.Upstream.Targets {
+		if a.Upstream.Targets[i].Weight == nil {
+			w := DefaultWeight
+			a.Upstream.Targets[i].Weight = &w
+		}
+	}
+	for i := range a.Routes {
+		for j, m := range a.Routes[i].Methods {
+			a.Routes[i].Methods[j] = strings.ToUpper(m)
+		}
+	}
+	for i := range a.Policies {
+		if c := a.Policies[i].Config; len(c) > 0 && string(c) != "null" {
+			a.Policies[i].Config = compactJSON(c)
+		} else {
+			a.Policies[i].Config = nil
+		}
+	}
+	if a.Sunset != nil {
+		t := a.Sunset.UTC().Truncate(time.Second)
+		a.Sunset = &t
+	}
+}
+
+// Validate reports every rule a breaks as an EInvalid *Error.
+func (a *API) Validate() error {
+	var p Problems
+	checkName(&p, "name", a.Name)
+	if len(a.Version) > 64 {
+		p.Addf("version", "must be at most 64 characters")
+	}
+	if len(a.Description) > 4096 {
+		p.Addf("description", "must be at most 4096 characters")
+	}
+	if !a.State.Valid() {
+		p.Addf("state", "must be one of draft, published, deprecated, retired")
+	}
+	for i, h := range a.Hosts {
+		if err := checkHost(h); err != "" {
+			p.Addf(fmt.Sprintf("hosts[%d]", i), "%s", err)
+		}
+	}
+	if err := checkPathPrefix(a.Path); err != "" {
+		p.Addf("path", "%s", err)
+	}
+	a.Upstream.validate(&p, a.State.Served())
+	seen := map[string]bool{}
+	for i, r := range a.Routes {
+		f := fmt.Sprintf("routes[%d]", i)
+		if r.Name != "" {
+			checkName(&p, f+".name", r.Name)
+			if seen[r.Name] {
+				p.Addf(f+".name", "duplicate route name %q", r.Name)
+			}
+			seen[r.Name] = true
+		}
+		if err := checkRoutePath(r.Path); err != "" {
+			p.Addf(f+".path", "%s", err)
+		}
+		for j, m := range r.Methods {
+			if !isToken(m) {
+				p.Addf(fmt.Sprintf("%s.methods[%d]", f, j), "%q is not an HTTP method", m)
+			}
+		}
+	}
+	checkPolicies(&p, "policies", a.Policies)
+	if len(a.OpenAPI) > MaxOpenAPIBytes {
+		p.Addf("openapi", "must be at most %d bytes", MaxOpenAPIBytes)
+	}
+	checkTags(&p, a.Tags)
+	return p.Err("api")
+}
+
+func (u *Upstream) validate(p *Problems, served bool) {
+	if served && len(u.Targets) == 0 {
+		p.Addf("upstream.targets", "a published or deprecated API needs at least one target")
+	}
+	if len(u.Targets) > 256 {
+		p.Addf("upstream.targets", "at most 256 targets")
+	}
+	for i, t := range u.Targets {
+		f := fmt.Sprintf("upstream.targets[%d]", i)
+		if err := checkUpstreamURL(t.URL); err != "" {
+			p.Addf(f+".url", "%s", err)
+		}
+		if t.Weight != nil && (*t.Weight < 0 || *t.Weight > 1000) {
+			p.Addf(f+".weight", "must be between 0 and 1000")
+		}
+	}
+	switch u.Balancing {
+	case "", BalanceRoundRobin, BalanceLeastConn:
+		if u.HashOn != "" {
+			p.Addf("upstream.hash_on", "only used with balancing \"hash\"")
+		}
+	case BalanceHash:
+		if u.HashOn != "ip" && !(strings.HasPrefix(u.HashOn, "header:") && isToken(u.HashOn[len("header:"):])) {
+			p.Addf("upstream.hash_on", "must be \"ip\" or \"header:<Name>\"")
+		}
+	default:
+		p.Addf("upstream.balancing", "must be one of round_robin, least_conn, hash")
+	}
+	if u.ConnectTimeout < 0 || u.ConnectTimeout.D() > time.Hour {
+		p.Addf("upstream.connect_timeout", "must be between 0 and 1h")
+	}
+	if u.ResponseTimeout < 0 || u.ResponseTimeout.D() > 24*time.Hour {
+		p.Addf("upstream.response_timeout", "must be between 0 and 24h")
+	}
+	if u.Retries < 0 || u.Retries > 10 {
+		p.Addf("upstream.retries", "must be between 0 and 10")
+	}
+	if h := u.HealthCheck; h != nil {
+		if !strings.HasPrefix(h.Path, "/") {
+			p.Addf("upstream.health_check.path", "must start with /")
+		}
+		if h.Interval != 0 && (h.Interval.D() < 100*time.Millisecond || h.Interval.D() > time.Hour) {
+			p.Addf("upstream.health_check.interval", "must be between 100ms and 1h")
+		}
+		if h.Timeout < 0 || h.Timeout.D() > time.Minute {
+			p.Addf("upstream.health_check.timeout", "must be between 0 and 1m")
+		}
+		if h.Healthy < 0 || h.Healthy > 100 {
+			p.Addf("upstream.health_check.healthy", "must be between 0 and 100")
+		}
+		if h.Unhealthy < 0 || h.Unhealthy > 100 {
+			p.Addf("upstream.health_check.unhealthy", "must be between 0 and 100")
+		}
+	}
+}
+
+func checkPolicies(p *Problems, field string, ps []PolicySpec) {
+	for i, ps := range ps {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !nameRE(ps.Type) {
+			p.Addf(f+".type", "must be a policy type such as \"key-auth\"")
+		}
+		if len(ps.Config) > 0 {
+			var m map[string]json.RawMessage
+			if string(ps.Config) != "null" && json.Unmarshal(ps.Config, &m) != nil {
+				p.Addf(f+".config", "must be a JSON object")
+			}
+		}
+	}
+}
+
+func checkTags(p *Problems, tags []string) {
+	if len(tags) > 32 {
+		p.Addf("tags", "at most 32 tags")
+	}
+	for i, t := range tags {
+		if !nameRE(t) {
+			p.Addf(fmt.Sprintf("tags[%d]", i), "must be 1-64 letters, digits, '.', '_' or '-'")
+		}
+	}
+}
+
+func checkUpstreamURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an absolute http or https URL"
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "must not carry a query, fragment or user info"
+	}
+	return ""
+}
+
+func checkPathPrefix(s string) string {
+	if !strings.HasPrefix(s, "/") {
+		return "must start with /"
+	}
+	if len(s) > 1 && strings.HasSuffix(s, "/") {
+		return "must not end with / (except the root path \"/\")"
+	}
+	if msg := checkPathSegments(s); msg != "" {
+		return msg
+	}
+	if strings.ContainsAny(s, "{}") {
+		return "must not contain templates; use routes for {params}"
+	}
+	return ""
+}
+
+func checkRoutePath(s string) string {
+	if !strings.HasPrefix(s, "/") {
+		return "must start with /"
+	}
+	if msg := checkPathSegments(s); msg != "" {
+		return msg
+	}
+	seen := map[string]bool{}
+	for seg := range strings.SplitSeq(s[1:], "/") {
+		open, close := strings.Count(seg, "{"), strings.Count(seg, "}")
+		if open == 0 && close == 0 {
+			continue
+		}
+		if open != 1 || close != 1 || seg[0] != '{' || seg[len(seg)-1] != '}' {
+			return fmt.Sprintf("segment %q: a template must fill a whole segment, like {id}", seg)
+		}
+		name := strings.TrimSuffix(seg[1:len(seg)-1], "...")
+		if !isIdent(name) {
+			return fmt.Sprintf("segment %q: parameter names are letters, digits and _", seg)
+		}
+		if seen[name] {
+			return fmt.Sprintf("parameter %q appears twice", name)
+		}
+		seen[name] = true
+	}
+	return ""
+}
+
+func checkPathSegments(s string) string {
+	if len(s) > 1024 {
+		return "must be at most 1024 characters"
+	}
+	if strings.ContainsAny(s, "?#% \t\r\n") {
+		return "must not contain '?', '#', '%' or whitespace"
+	}
+	if strings.Contains(s, "//") {
+		return "must not contain empty segments (//)"
+	}
+	for seg := range strings.SplitSeq(s, "/") {
+		if seg == "." || seg == ".." {
+			return "must not contain . or .. segments"
+		}
+	}
+	return ""
+}
+
+func checkHost(h string) string {
+	if h == "" || len(h) > 253 {
+		return "must be a host name of 1-253 characters"
+	}
+	if h != strings.ToLower(h) {
+		return "must be lower case"
+	}
+	name := h
+	if strings.HasPrefix(h, "*.") {
+		name = h[2:]
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Sprintf("%q is not a valid host name (a wildcard is only allowed as the first label, like *.example.com)", h)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Sprintf("%q is not a valid host name (no ports, schemes or paths)", h)
+			}
+		}
+	}
+	return ""
+}
+
+func compactJSON(b json.RawMessage) json.RawMessage {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return b
+	}
+	out, err := json.Marshal(v) // sorts object keys, so equal configs compare equal
+	if err != nil {
+		return b
+	}
+	return out
+}
+
+// Clone returns a deep copy of a.
+func (a *API) Clone() *API {
+	c := *a
+	c.Hosts = slices.Clone(a.Hosts)
+	c.Tags = slices.Clone(a.Tags)
+	c.Upstream.Targets = slices.Clone(a.Upstream.Targets)
+	for i, t := range c.Upstream.Targets {
+		if t.Weight != nil {
+			w := *t.Weight
+			c.Upstream.Targets[i].Weight = &w
+		}
+	}
+	if a.Upstream.HealthCheck != nil {
+		h := *a.Upstream.HealthCheck
+		c.Upstream.HealthCheck = &h
+	}
+	c.Routes = slices.Clone(a.Routes)
+	for i := range c.Routes {
+		c.Routes[i].Methods = slices.Clone(a.Routes[i].Methods)
+	}
+	c.Policies = slices.Clone(a.Policies)
+	for i := range c.Policies {
+		c.Policies[i].Config = slices.Clone(a.Policies[i].Config)
+	}
+	if a.Sunset != nil {
+		s := *a.Sunset
+		c.Sunset = &s
+	}
+	return &c
+}
