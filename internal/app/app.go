@@ -1,0 +1,280 @@
+// Package app wires a Gatehouse node together: configuration → store → gateway, admin
+// API, portal (and the demo upstream) → listeners. Run owns every goroutine it starts and
+// returns only when all of them have stopped.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Env is what the process gives Run: its output streams, environment and logger.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Logger         *slog.Logger
+	Version        string
+}
+
+// Listener limits that protect the node itself. Issue-level settings for them live in
+// the config package once they are tunable; these are the documented defaults.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 1 << 20
+)
+
+// Run starts the node and blocks until ctx is cancelled (then drains in-flight requests
+// for up to cfg.ShutdownTimeout) or a listener fails.
+func Run(ctx context.Context, cfg config.Config, env Env) error {
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	stdout := env.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.Store, log)
+	if err != nil {
+		return fmt.Errorf("opening store %s: %w", redactDSN(cfg.Store), err)
+	}
+	defer st.Close()
+
+	bootstrap, err := admin.EnsureToken(ctx, st, getenv("GATEHOUSE_ADMIN_TOKEN"))
+	if err != nil {
+		return fmt.Errorf("preparing admin token: %w", err)
+	}
+
+	// Listen on everything first, so a port conflict fails fast and nothing is half-up.
+	ls := &listeners{}
+	defer ls.closeAll()
+	proxyL, err := ls.listen("proxy", cfg.ProxyAddr)
+	if err != nil {
+		return err
+	}
+	adminL, err := ls.listen("admin", cfg.AdminAddr)
+	if err != nil {
+		return err
+	}
+	portalL, err := ls.listen("portal", cfg.PortalAddr)
+	if err != nil {
+		return err
+	}
+	var demoL net.Listener
+	if cfg.Demo.Enabled {
+		if demoL, err = ls.listen("demo upstream", cfg.Demo.UpstreamAddr); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var seeded *demo.Seeded
+	if demoL != nil {
+		if seeded, err = demo.Seed(ctx, st, "http://"+demoL.Addr().String()); err != nil {
+			return fmt.Errorf("seeding demo data: %w", err)
+		}
+	}
+
+	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway")})
+	if err := gw.Load(ctx, st); err != nil {
+		// Not fatal: the store may recover, and /readyz says what is wrong meanwhile.
+		log.Error("initial route table load failed", "err", err)
+	}
+
+	adminH := admin.New(admin.Options{
+		Store:        st,
+		Logger:       log.With("component", "admin"),
+		Version:      env.Version,
+		MaxBodyBytes: cfg.AdminMaxBody,
+		Ready:        func(context.Context) error { return gw.Ready() },
+	})
+	portalH, err := portal.New(portal.Options{Store: st, Logger: log.With("component", "portal"), GatewayURL: baseURL(proxyL)})
+	if err != nil {
+		return fmt.Errorf("building portal: %w", err)
+	}
+
+	servers := []*server{
+		{name: "proxy", l: proxyL, h: gw},
+		{name: "admin", l: adminL, h: adminH},
+		{name: "portal", l: portalL, h: portalH},
+	}
+	if demoL != nil {
+		servers = append(servers, &server{name: "demo upstream", l: demoL, h: demo.Upstream()})
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(servers))
+	wg.Go(func() { gw.Watch(ctx, st) })
+	for _, s := range servers {
+		s.srv = &http.Server{
+			Handler:           s.h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return ctx },
+		}
+		wg.Go(func() {
+			if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener: %w", s.name, err)
+			}
+		})
+		log.Info("listening", "listener", s.name, "addr", s.l.Addr().String())
+	}
+	ls.release() // the servers own the listeners now
+
+	if cfg.AddrFile != "" {
+		if err := writeAddrFile(cfg.AddrFile, servers); err != nil {
+			cancel()
+			shutdown(servers, time.Second, log)
+			wg.Wait()
+			return err
+		}
+	}
+	printBanner(stdout, servers, bootstrap, seeded, getenv("GATEHOUSE_ADMIN_TOKEN") != "")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "drain_timeout", cfg.ShutdownTimeout.D())
+	case runErr = <-errc:
+		log.Error("listener failed; shutting down", "err", runErr)
+	}
+	// Drain with a fresh context: the parent is already cancelled.
+	shutdown(servers, cfg.ShutdownTimeout.D(), log)
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+type server struct {
+	name string
+	l    net.Listener
+	h    http.Handler
+	srv  *http.Server
+}
+
+// shutdown stops accepting, then waits for in-flight requests up to timeout.
+func shutdown(servers []*server, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(func() {
+			if err := s.srv.Shutdown(ctx); err != nil {
+				log.Warn("forced close after drain timeout", "listener", s.name, "err", err)
+				_ = s.srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// listeners closes what it opened unless released, so an early return leaks nothing.
+type listeners struct{ open []net.Listener }
+
+func (ls *listeners) listen(name, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener on %s: %w", name, addr, err)
+	}
+	ls.open = append(ls.open, l)
+	return l, nil
+}
+
+func (ls *listeners) release() { ls.open = nil }
+
+func (ls *listeners) closeAll() {
+	for _, l := range ls.open {
+		_ = l.Close()
+	}
+}
+
+// writeAddrFile records the bound addresses (useful with ":0" ports), atomically.
+func writeAddrFile(path string, servers []*server) error {
+	m := map[string]string{}
+	for _, s := range servers {
+		m[strings.ReplaceAll(s.name, " ", "_")] = s.l.Addr().String()
+	}
+	b, _ := json.Marshal(m)
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("writing address file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// baseURL turns a listener address into a URL a person can paste (":8000" → 127.0.0.1).
+func baseURL(l net.Listener) string {
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func printBanner(w io.Writer, servers []*server, bootstrap string, seeded *demo.Seeded, envToken bool) {
+	fmt.Fprintln(w, "Gatehouse is running.")
+	for _, s := range servers {
+		fmt.Fprintf(w, "  %-14s %s\n", s.name, baseURL(s.l))
+	}
+	switch {
+	case bootstrap != "":
+		fmt.Fprintf(w, "\nAdmin token (shown once, stored hashed; keep it safe):\n  %s\n", bootstrap)
+		fmt.Fprintf(w, "  export GATEHOUSE_TOKEN=%s\n", bootstrap)
+	case envToken:
+		fmt.Fprintln(w, "\nAdmin token: from GATEHOUSE_ADMIN_TOKEN.")
+	}
+	if seeded != nil {
+		proxy := baseURL(servers[0].l)
+		fmt.Fprintf(w, "\nDemo: API %q at %s%s, app %q, developer %q.\n", seeded.API.Name, proxy, seeded.API.Path, demo.AppName, demo.DeveloperMail)
+		fmt.Fprintf(w, "  demo key (shown once): %s\n", seeded.Key)
+		fmt.Fprintln(w, "Try:")
+		fmt.Fprintf(w, "  curl -i -H 'X-Api-Key: %s' %s%s/hello\n", seeded.Key, proxy, seeded.API.Path)
+		fmt.Fprintf(w, "  open %s/ for the developer portal\n", baseURL(servers[2].l))
+	}
+}
+
+// redactDSN hides a password in a store DSN before it reaches a log or an error.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.IndexByte(rest, '@'); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				return dsn[:i+3] + rest[:c] + ":***" + rest[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+var _ http.Handler = (*gateway.Gateway)(nil)
