@@ -1,0 +1,104 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+func (s *server) apiKind() *kind[gatehouse.API] {
+	return &kind[gatehouse.API]{
+		collection: "apis",
+		key:        "name",
+		ident:      func(a *gatehouse.API) string { return a.Name },
+		setIdent:   func(a *gatehouse.API, n string) { a.Name = n },
+		revision:   func(a *gatehouse.API) int64 { return a.Revision },
+		check:      checkAPI,
+		get:        s.store.API,
+		create:     s.store.CreateAPI,
+		update:     s.store.UpdateAPI,
+		remove:     s.store.DeleteAPI,
+	}
+}
+
+// checkAPI normalizes and validates a, adding the admin API's check of the attached
+// OpenAPI document.
+func checkAPI(a *gatehouse.API) error {
+	a.Normalize()
+	var p gatehouse.Problems
+	p.Merge("", a.Validate())
+	if msg := checkOpenAPIDoc(a.OpenAPI); msg != "" {
+		p.Addf("openapi", "%s", msg)
+	}
+	return p.Err("api")
+}
+
+// checkOpenAPIDoc looks at an attached OpenAPI document as far as the standard library
+// allows: a document that starts with "{" must be a JSON object with an "openapi" (3.x) or
+// "swagger" (2.0) version string. Anything else is taken as YAML and accepted unread; full
+// parsing, for both forms, comes with routes derived from OpenAPI.
+func checkOpenAPIDoc(doc string) string {
+	trimmed := strings.TrimSpace(doc)
+	if !strings.HasPrefix(trimmed, "{") {
+		return ""
+	}
+	var head struct {
+		OpenAPI any `json:"openapi"`
+		Swagger any `json:"swagger"`
+	}
+	if err := json.Unmarshal([]byte(trimmed), &head); err != nil {
+		return "starts with { but is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	_, isOpenAPI := head.OpenAPI.(string)
+	_, isSwagger := head.Swagger.(string)
+	if !isOpenAPI && !isSwagger {
+		return `must be an OpenAPI document: a JSON object with an "openapi" (or "swagger") version string`
+	}
+	return ""
+}
+
+func (s *server) listAPIs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	o, err := listOptions(q, "state", "tag")
+	if err != nil {
+		return err
+	}
+	f := gatehouse.APIFilter{ListOptions: o, State: gatehouse.APIState(q.Get("state")), Tag: q.Get("tag")}
+	if f.State != "" && !f.State.Valid() {
+		return invalidParam("state", "must be one of draft, published, deprecated, retired")
+	}
+	pg, err := s.store.APIs(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	s.writePage(w, r, items(pg.Items), pg.Next)
+	return nil
+}
+
+func (s *server) createAPI(w http.ResponseWriter, r *http.Request) error {
+	return createOne(s, w, r, s.apiKind())
+}
+
+func (s *server) getAPI(w http.ResponseWriter, r *http.Request) error {
+	return getOne(s, w, r, s.apiKind())
+}
+
+func (s *server) putAPI(w http.ResponseWriter, r *http.Request) error {
+	return putOne(s, w, r, s.apiKind())
+}
+
+func (s *server) patchAPI(w http.ResponseWriter, r *http.Request) error {
+	return patchOne(s, w, r, s.apiKind())
+}
+
+func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request) error {
+	return deleteOne(s, w, r, s.apiKind())
+}
+
+// invalidParam reports a bad query parameter.
+func invalidParam(name, msg string) error {
+	return &gatehouse.Error{Code: gatehouse.EInvalid, Message: "invalid query",
+		Fields: []gatehouse.FieldError{{Field: name, Message: msg}}}
+}

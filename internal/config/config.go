@@ -1,0 +1,143 @@
+// Package config holds the settings of one Gatehouse node (listener addresses, data
+// directory, store, logging, timeouts and limits) and loads them from defaults, a YAML
+// file, GATEHOUSE_* environment variables and command-line flags, each layer overriding the
+// one before.
+//
+// The package does no I/O of its own: Load takes the environment and a file reader as
+// functions, so callers and tests decide where settings come from. Every problem is
+// reported at once, each with where the bad value came from (file:line:col, an environment
+// variable or a flag), so an operator fixes a file in one pass.
+package config
+
+import (
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// Config is the configuration of one node. The zero value is not useful; start from
+// Default, Load or Parse.
+type Config struct {
+	// ProxyAddr is where API traffic and realtime connections arrive.
+	ProxyAddr string `yaml:"proxy_addr"`
+	// AdminAddr serves the admin API, dashboard, publish endpoint and metrics. It defaults
+	// to loopback because it carries the keys to everything.
+	AdminAddr string `yaml:"admin_addr"`
+	// PortalAddr serves the developer portal.
+	PortalAddr string `yaml:"portal_addr"`
+	// DataDir holds the SQLite database and other node-local state.
+	DataDir string `yaml:"data_dir"`
+	// Store is the DSN of the store: "sqlite:PATH" or "postgres://...". It defaults to
+	// "sqlite:" + DataDir + "/gatehouse.db", following DataDir wherever it is set.
+	Store string `yaml:"store"`
+	// Log configures the node's log/slog output.
+	Log Log `yaml:"log"`
+	// ShutdownTimeout is how long in-flight requests may drain after a stop signal before
+	// connections are closed; 0 closes them at once.
+	ShutdownTimeout gatehouse.Duration `yaml:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds how long a client may take to send request headers on every
+	// listener, so slow clients cannot hold connections open for free (http.Server field).
+	ReadHeaderTimeout gatehouse.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next request on
+	// every listener; 0 means no limit (http.Server field).
+	IdleTimeout gatehouse.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the size of request headers on every listener (http.Server
+	// field).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// AdminMaxBody bounds the size of an admin API request body, in bytes. It must leave
+	// room for OpenAPI documents (gatehouse.MaxOpenAPIBytes).
+	AdminMaxBody int64 `yaml:"admin_max_body"`
+	// Demo seeds the node with a demo upstream and sample resources.
+	Demo Demo `yaml:"demo"`
+	// AddrFile, when set, names a file the node writes the bound listener addresses to, as
+	// JSON, once it listens. Tests and scripts use it with ":0" addresses.
+	AddrFile string `yaml:"addr_file"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // text or json
+}
+
+// Demo configures demo mode (`gatehouse serve --demo`).
+type Demo struct {
+	Enabled bool `yaml:"enabled"`
+	// UpstreamAddr is where the built-in demo upstream listens.
+	UpstreamAddr string `yaml:"upstream_addr"`
+}
+
+// Defaults of the settings whose values are more than a literal in Default.
+const (
+	DefaultDataDir      = "./gatehouse-data"
+	DefaultAdminMaxBody = 8 << 20
+	// DefaultMaxHeaderBytes matches net/http's own default.
+	DefaultMaxHeaderBytes = 1 << 20
+)
+
+// Default returns the settings a node runs with when nothing is configured.
+func Default() Config {
+	c := defaults()
+	c.deriveStore()
+	return c
+}
+
+// defaults is Default without the derived store DSN, so that loading can tell whether a
+// layer set the store or it should follow the final data directory.
+func defaults() Config {
+	return Config{
+		ProxyAddr:         ":8000",
+		AdminAddr:         "127.0.0.1:8001",
+		PortalAddr:        ":8002",
+		DataDir:           DefaultDataDir,
+		Log:               Log{Level: "info", Format: "text"},
+		ShutdownTimeout:   gatehouse.Duration(30 * time.Second),
+		ReadHeaderTimeout: gatehouse.Duration(10 * time.Second),
+		IdleTimeout:       gatehouse.Duration(2 * time.Minute),
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		AdminMaxBody:      DefaultAdminMaxBody,
+		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},
+	}
+}
+
+// deriveStore fills an unset Store from DataDir.
+func (c *Config) deriveStore() {
+	if c.Store != "" || c.DataDir == "" {
+		return
+	}
+	// Not filepath.Join: it would turn "./gatehouse-data" into "gatehouse-data", and the
+	// DSN is clearer when it repeats the directory as the operator wrote it.
+	dir := strings.TrimRight(c.DataDir, `/\`)
+	c.Store = "sqlite:" + dir + "/gatehouse.db"
+}
+
+// Redacted returns a copy of c that is safe to log or print: the password of a postgres
+// store DSN is masked.
+func (c Config) Redacted() Config {
+	if strings.HasPrefix(c.Store, "postgres") {
+		if u, err := url.Parse(c.Store); err == nil {
+			c.Store = u.Redacted()
+		} else {
+			c.Store = "postgres://(unparsable DSN redacted)"
+		}
+	}
+	return c
+}
+
+// Logger returns a slog logger writing to w in c's format at c's level. Unknown values
+// fall back to text at info; Load has rejected them already.
+func Logger(c Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

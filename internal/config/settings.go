@@ -1,0 +1,325 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// setting is one leaf of Config. The table below is the one place that names a setting's
+// YAML key, flag and checks; the environment variable is derived from the key, and a test
+// holds the table to the struct's yaml tags.
+type setting struct {
+	key   string // YAML path, segments joined by "."
+	flag  string // command-line flag without "--", "" when there is none
+	usage string
+	// ptr returns a pointer to the field in c: *string, *bool, *int, *int64 or
+	// *gatehouse.Duration.
+	ptr func(c *Config) any
+	// check returns what is wrong with the field's value, or "".
+	check func(c *Config) string
+}
+
+// env is the environment variable of s: GATEHOUSE_ and the upper-cased key, with "." as
+// "_" (log.level is GATEHOUSE_LOG_LEVEL).
+func (s setting) env() string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+const (
+	envPrefix = "GATEHOUSE_"
+	// EnvConfig names the config file when --config is not given.
+	EnvConfig = "GATEHOUSE_CONFIG"
+	// FlagConfig is the flag naming the config file.
+	FlagConfig = "config"
+)
+
+// settings returns the table of every setting, in the order of Config. It is a function,
+// not a package variable, so nothing can mutate it.
+func settings() []setting {
+	return []setting{
+		{key: "proxy_addr", flag: "proxy-addr", usage: "address of the proxy listener (API traffic)",
+			ptr: func(c *Config) any { return &c.ProxyAddr }, check: func(c *Config) string { return checkAddr(c.ProxyAddr) }},
+		{key: "admin_addr", flag: "admin-addr", usage: "address of the admin listener (admin API, dashboard, publish, metrics)",
+			ptr: func(c *Config) any { return &c.AdminAddr }, check: func(c *Config) string { return checkAddr(c.AdminAddr) }},
+		{key: "portal_addr", flag: "portal-addr", usage: "address of the developer portal listener",
+			ptr: func(c *Config) any { return &c.PortalAddr }, check: func(c *Config) string { return checkAddr(c.PortalAddr) }},
+		{key: "data_dir", flag: "data-dir", usage: "directory for the SQLite database and node state",
+			ptr: func(c *Config) any { return &c.DataDir }, check: func(c *Config) string { return required(c.DataDir) }},
+		{key: "store", flag: "store", usage: `store DSN: sqlite:PATH or postgres://... (default "sqlite:<data-dir>/gatehouse.db")`,
+			ptr: func(c *Config) any { return &c.Store }, check: func(c *Config) string { return checkStore(c.Store) }},
+		{key: "log.level", flag: "log-level", usage: "log level: debug, info, warn or error",
+			ptr: func(c *Config) any { return &c.Log.Level }, check: func(c *Config) string { return oneOf(c.Log.Level, "debug", "info", "warn", "error") }},
+		{key: "log.format", flag: "log-format", usage: "log format: text or json",
+			ptr: func(c *Config) any { return &c.Log.Format }, check: func(c *Config) string { return oneOf(c.Log.Format, "text", "json") }},
+		{key: "shutdown_timeout", flag: "shutdown-timeout", usage: "how long in-flight requests may drain on shutdown",
+			ptr: func(c *Config) any { return &c.ShutdownTimeout }, check: func(c *Config) string { return nonNegative(c.ShutdownTimeout) }},
+		{key: "read_header_timeout", usage: "how long a client may take to send request headers",
+			ptr: func(c *Config) any { return &c.ReadHeaderTimeout }, check: func(c *Config) string { return positiveDuration(c.ReadHeaderTimeout) }},
+		{key: "idle_timeout", usage: "how long an idle keep-alive connection stays open (0: no limit)",
+			ptr: func(c *Config) any { return &c.IdleTimeout }, check: func(c *Config) string { return nonNegative(c.IdleTimeout) }},
+		{key: "max_header_bytes", usage: "largest request header block accepted",
+			ptr: func(c *Config) any { return &c.MaxHeaderBytes }, check: func(c *Config) string { return sizeRange(int64(c.MaxHeaderBytes), 4<<10, 64<<20) }},
+		{key: "admin_max_body", usage: "largest admin API request body",
+			ptr: func(c *Config) any { return &c.AdminMaxBody }, check: func(c *Config) string { return sizeRange(c.AdminMaxBody, 1<<10, 1<<30) }},
+		{key: "demo.enabled", flag: "demo", usage: "seed a demo upstream, APIs, plans, a developer and a key",
+			ptr: func(c *Config) any { return &c.Demo.Enabled }},
+		{key: "demo.upstream_addr", flag: "demo-upstream-addr", usage: "address of the built-in demo upstream",
+			ptr: func(c *Config) any { return &c.Demo.UpstreamAddr }, check: func(c *Config) string { return checkAddr(c.Demo.UpstreamAddr) }},
+		{key: "addr_file", flag: "addr-file", usage: "write the bound listener addresses to this file as JSON",
+			ptr: func(c *Config) any { return &c.AddrFile }},
+	}
+}
+
+// setValue parses s into the field p points to. Errors are messages for an operator.
+func setValue(p any, s string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = s
+	case *bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", s)
+		}
+		*p = b
+	case *int64:
+		n, err := parseSize(s)
+		if err != nil {
+			return err
+		}
+		*p = n
+	case *int:
+		n, err := parseSize(s)
+		if err != nil {
+			return err
+		}
+		if int64(int(n)) != n {
+			return fmt.Errorf("%q is too large", s)
+		}
+		*p = int(n)
+	case *gatehouse.Duration:
+		return p.UnmarshalText([]byte(s))
+	default:
+		return fmt.Errorf("unsupported setting type %T", p) // a bug in the settings table
+	}
+	return nil
+}
+
+// parseSize reads a byte count: a plain integer or one with a unit (KiB, MiB, GiB, or the
+// decimal KB, MB, GB), so that "8MiB" can be written for 8388608.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"b", 1}}
+	lower := strings.ToLower(t)
+	for _, u := range units {
+		if strings.HasSuffix(lower, u.suffix) {
+			mult = u.mult
+			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size in bytes such as 8388608 or \"8MiB\", got %q", s)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
+}
+
+func required(s string) string {
+	if s == "" {
+		return "must not be empty"
+	}
+	return ""
+}
+
+func oneOf(s string, allowed ...string) string {
+	for _, a := range allowed {
+		if s == a {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%q is not one of %s", s, strings.Join(allowed, ", "))
+}
+
+func nonNegative(d gatehouse.Duration) string {
+	if d < 0 {
+		return "must not be negative"
+	}
+	return ""
+}
+
+func positiveDuration(d gatehouse.Duration) string {
+	if d.D() < time.Millisecond {
+		return "must be at least 1ms"
+	}
+	return ""
+}
+
+func sizeRange(n, lo, hi int64) string {
+	if n < lo || n > hi {
+		return fmt.Sprintf("must be between %s and %s", formatSize(lo), formatSize(hi))
+	}
+	return ""
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// checkAddr accepts what net.Listen("tcp", addr) accepts for a listener: host:port with a
+// numeric port, and a host that is empty (all interfaces), an IP address or a name.
+func checkAddr(s string) string {
+	const want = `must be host:port with a numeric port, such as ":8000" or "127.0.0.1:8001"`
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q: %s", s, want)
+	}
+	if _, err := parsePort(port); err != nil {
+		return fmt.Sprintf("%q: %s", s, err)
+	}
+	if host != "" && !validIP(host) && !validHostname(host) {
+		return fmt.Sprintf("%q: host %q is neither an IP address nor a host name", s, host)
+	}
+	return ""
+}
+
+func parsePort(p string) (int, error) {
+	if p == "" {
+		return 0, errors.New("port is missing")
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("port %q is not a number from 0 to 65535", p)
+		}
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n > 65535 {
+		return 0, fmt.Errorf("port %q is not a number from 0 to 65535", p)
+	}
+	return n, nil
+}
+
+func validIP(h string) bool {
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
+
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for l := range strings.SplitSeq(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkStore accepts the DSN schemes a store implementation exists for. It never quotes
+// the DSN: a postgres URL may hold a password.
+func checkStore(s string) string {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		if strings.TrimPrefix(s, "sqlite:") == "" {
+			return `sqlite needs a path, as in "sqlite:./gatehouse-data/gatehouse.db"`
+		}
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return "is not a valid postgres:// URL"
+		}
+	default:
+		const want = `must be "sqlite:PATH" or a "postgres://" URL`
+		if scheme, _, ok := strings.Cut(s, ":"); ok && isSchemeName(scheme) {
+			return fmt.Sprintf("unsupported scheme %q: %s", scheme, want)
+		}
+		return want
+	}
+	return ""
+}
+
+// isSchemeName reports whether s looks like a URL scheme, and so is safe to quote back.
+func isSchemeName(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// listenerConflicts reports listeners of c that would bind the same port: the later one
+// fails at start, so say so now. It returns pairs of setting keys.
+func listenerConflicts(c *Config) [][2]string {
+	type l struct{ key, addr string }
+	ls := []l{{"proxy_addr", c.ProxyAddr}, {"admin_addr", c.AdminAddr}, {"portal_addr", c.PortalAddr}}
+	if c.Demo.Enabled {
+		ls = append(ls, l{"demo.upstream_addr", c.Demo.UpstreamAddr})
+	}
+	var out [][2]string
+	for i := range ls {
+		for j := range i {
+			if sameListener(ls[j].addr, ls[i].addr) {
+				out = append(out, [2]string{ls[i].key, ls[j].key})
+				break
+			}
+		}
+	}
+	return out
+}
+
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	na, errA := parsePort(pa)
+	nb, errB := parsePort(pb)
+	if errA != nil || errB != nil || na == 0 || na != nb {
+		return false // port 0 picks a free port each time
+	}
+	return ha == hb || anyHost(ha) || anyHost(hb)
+}
+
+// anyHost reports whether h binds every interface.
+func anyHost(h string) bool {
+	if h == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsUnspecified()
+}
