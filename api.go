@@ -127,6 +127,9 @@ func (a *API) Normalize() {
 	if a.Path == "" {
 		a.Path = "/"
 	}
+	if a.Upstream.Targets == nil {
+		a.Upstream.Targets = []Target{} // "targets": [] rather than null, in every output
+	}
 	if a.Upstream.Balancing == "" {
 		a.Upstream.Balancing = BalanceRoundRobin
 	}

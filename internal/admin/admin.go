@@ -25,10 +25,13 @@ const DefaultMaxBodyBytes = 8 << 20
 // Options configures the admin API handler.
 type Options struct {
 	Store        gatehouse.Store
-	Logger       *slog.Logger                    // nil discards
-	Version      string                          // shown by GET /v1/status
-	MaxBodyBytes int64                           // default DefaultMaxBodyBytes
-	Ready        func(ctx context.Context) error // extra readiness checks (e.g. gateway snapshot); nil = none
+	Logger       *slog.Logger // nil discards
+	Version      string       // shown by GET /v1/status
+	MaxBodyBytes int64        // default DefaultMaxBodyBytes
+	// Ready is an extra readiness check (e.g. the gateway has a snapshot); nil means none.
+	// /readyz shows the Message of a *gatehouse.Error it returns, and only "failed" for
+	// other errors, whose text goes to the log: /readyz needs no token.
+	Ready func(ctx context.Context) error
 	// Extra lets the server mount more routes on the same mux (publish, metrics). Those
 	// routes get no authentication from this package; they bring their own.
 	Extra func(mux *http.ServeMux)

@@ -108,10 +108,12 @@ func (s *server) authenticate(r *http.Request) (context.Context, error) {
 		}
 	}
 	if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {
-		return nil, gatehouse.Errorf(gatehouse.EUnauthorized, "the admin token %q expired at %s", tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
+		return nil, gatehouse.Errorf(gatehouse.EUnauthorized, "the admin token %q expired at %s",
+			tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if tok.Role != gatehouse.RoleAdmin && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return nil, gatehouse.Errorf(gatehouse.EForbidden, "the admin token %q has role %s, which may only read", tok.Name, tok.Role)
+		return nil, gatehouse.Errorf(gatehouse.EForbidden, "the admin token %q has role %s, which may only read",
+			tok.Name, tok.Role)
 	}
 	ctx := context.WithValue(r.Context(), tokenKey{}, tok)
 	return gatehouse.WithActor(ctx, "token:"+tok.Name), nil
@@ -151,17 +153,20 @@ func EnsureToken(ctx context.Context, store gatehouse.Store, envToken string) (g
 
 func ensureEnvToken(ctx context.Context, store gatehouse.Store, secret string) error {
 	if len(secret) < MinEnvTokenLength {
-		return fmt.Errorf("the admin token from the environment is %d characters long; use at least %d (for example `openssl rand -hex 32`)", len(secret), MinEnvTokenLength)
+		return fmt.Errorf("the admin token from the environment is %d characters long; "+
+			"use at least %d (for example `openssl rand -hex 32`)", len(secret), MinEnvTokenLength)
 	}
 	hash := gatehouse.HashSecret(secret)
 	t, err := store.AdminTokenByHash(ctx, hash)
 	switch gatehouse.ErrorCode(err) {
 	case "":
 		if t.Role != gatehouse.RoleAdmin {
-			return fmt.Errorf("the admin token from the environment is stored as %q with role %s; it needs role admin", t.Name, t.Role)
+			return fmt.Errorf("the admin token from the environment is stored as %q with role %s; it needs role admin",
+				t.Name, t.Role)
 		}
 		if t.ExpiresAt != nil && !time.Now().Before(*t.ExpiresAt) {
-			return fmt.Errorf("the admin token from the environment is stored as %q and expired at %s", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
+			return fmt.Errorf("the admin token from the environment is stored as %q and expired at %s",
+				t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		return nil
 	case gatehouse.ENotFound:
@@ -193,7 +198,8 @@ func ensureEnvToken(ctx context.Context, store gatehouse.Store, secret string) e
 	}
 	// The prefix is shown in listings; an operator-chosen secret has no safe visible part.
 	prefix := envTokenName
-	if p := gatehouse.SecretPrefix(secret); strings.HasPrefix(p, gatehouse.AdminSecretPrefix) && len(p) == len(gatehouse.AdminSecretPrefix)+8 {
+	p := gatehouse.SecretPrefix(secret)
+	if strings.HasPrefix(p, gatehouse.AdminSecretPrefix) && len(p) == len(gatehouse.AdminSecretPrefix)+8 {
 		prefix = p // it has the shape of a generated token, whose prefix is public by design
 	}
 	nt := &gatehouse.AdminToken{Name: envTokenName, Role: gatehouse.RoleAdmin, Prefix: prefix, Hash: hash}

@@ -81,8 +81,7 @@ func ifMatch(r *http.Request) (int64, error) {
 	}
 	tags, star, ok := entityTags(h)
 	if !ok {
-		return 0, &gatehouse.Error{Code: gatehouse.EInvalid, Message: "malformed If-Match header",
-			Fields: []gatehouse.FieldError{{Field: "If-Match", Message: `must be "*" or one entity tag such as "42" (with the quotes)`}}}
+		return 0, malformedIfMatch()
 	}
 	if star {
 		return 0, nil
@@ -107,13 +106,18 @@ func ifMatchUnversioned(r *http.Request) error {
 	}
 	_, star, ok := entityTags(h)
 	if !ok {
-		return &gatehouse.Error{Code: gatehouse.EInvalid, Message: "malformed If-Match header",
-			Fields: []gatehouse.FieldError{{Field: "If-Match", Message: `must be "*" or one entity tag such as "42" (with the quotes)`}}}
+		return malformedIfMatch()
 	}
 	if !star {
 		return gatehouse.Errorf(gatehouse.EPreconditionFailed, "this resource has no revision; only If-Match: * can match it")
 	}
 	return nil
+}
+
+func malformedIfMatch() error {
+	return &gatehouse.Error{Code: gatehouse.EInvalid, Message: "malformed If-Match header",
+		Fields: []gatehouse.FieldError{{Field: "If-Match",
+			Message: `must be "*" or one entity tag such as "42" (with the quotes)`}}}
 }
 
 // asError returns the *gatehouse.Error in err's chain.

@@ -57,6 +57,9 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request, optional bool,
 	if err != nil {
 		return nil, err
 	}
+	if optional && len(bytes.TrimSpace(b)) == 0 {
+		return map[string]any{}, nil
+	}
 	return decodeDoc(b)
 }
 

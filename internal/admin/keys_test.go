@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ func TestKeys(t *testing.T) {
 
 	// A body is optional.
 	e.want(e.do(req{method: "POST", path: "/v1/apps/mobile/keys"}), http.StatusCreated)
+	e.want(e.do(req{method: "POST", path: "/v1/apps/web/keys", header: map[string]string{"Content-Type": "application/json"}}), http.StatusCreated)
 	e.want(e.post("/v1/apps/mobile/keys", `{"expires_at":"2099-01-01T00:00:00Z","id":"mine","prefix":"gh_mine"}`), http.StatusCreated)
 
 	// Never again: get, list and audit do not show it.
@@ -201,6 +203,14 @@ func TestReadyz(t *testing.T) {
 	p := e.want(e.do(req{method: "GET", path: "/readyz", noAuth: true}), http.StatusServiceUnavailable).problem(t)
 	if p.field("ready") != "no gateway snapshot yet" {
 		t.Errorf("readyz with a failing extra check: %+v", p)
+	}
+	setReady(errors.New("dial tcp 10.1.2.3:5432: connection refused"))
+	r := e.want(e.do(req{method: "GET", path: "/readyz", noAuth: true}), http.StatusServiceUnavailable)
+	if p := r.problem(t); strings.Contains(string(r.body), "10.1.2.3") || p.field("ready") == "" {
+		t.Errorf("readyz shows a plain error's cause, or no check: %s", r.body)
+	}
+	if !strings.Contains(e.logs.String(), "10.1.2.3") {
+		t.Error("readyz did not log the cause")
 	}
 	setReady(nil)
 

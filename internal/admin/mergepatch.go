@@ -38,7 +38,8 @@ func toDoc(v any) (map[string]any, error) {
 	}
 	m, err := decodeDoc(b)
 	if err != nil { // our own encoding failed to parse: a bug, not the caller's input
-		return nil, &gatehouse.Error{Code: gatehouse.EInternal, Message: "internal error", Err: fmt.Errorf("decoding stored resource: %w", err)}
+		return nil, &gatehouse.Error{Code: gatehouse.EInternal, Message: "internal error",
+			Err: fmt.Errorf("decoding stored resource: %w", err)}
 	}
 	return m, nil
 }

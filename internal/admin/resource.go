@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 )
 
-// kind describes a named, revisioned resource (API, plan, developer, app) to the generic
+// kind describes a revisioned resource (API, plan, developer, app, subscription) to the generic
 // handlers below, which implement create, read, replace, merge-patch and delete once.
 type kind[E any] struct {
 	collection string // URL segment under /v1/: "apis"

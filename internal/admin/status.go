@@ -68,7 +68,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 		cancel()
 		if err != nil {
 			s.log.WarnContext(r.Context(), "admin api: not ready", "check", c.name, "err", err)
-			failed = append(failed, gatehouse.FieldError{Field: c.name, Message: gatehouse.ErrorMessage(err)})
+			failed = append(failed, gatehouse.FieldError{Field: c.name, Message: readyMessage(err)})
 		}
 	}
 	if len(failed) > 0 {
@@ -91,4 +91,14 @@ func (s *server) openapi(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, openAPIDoc)
 	return nil
+}
+
+// readyMessage is what /readyz, which needs no token, shows of a failed check: the message
+// of a *gatehouse.Error (written to be shown), else nothing of the cause, which may name
+// internal hosts; the log has it.
+func readyMessage(err error) string {
+	if _, ok := asError(err); ok {
+		return gatehouse.ErrorMessage(err)
+	}
+	return "failed; see the server log"
 }

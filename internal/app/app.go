@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
@@ -115,7 +116,13 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		Logger:       log.With("component", "admin"),
 		Version:      env.Version,
 		MaxBodyBytes: cfg.AdminMaxBody,
-		Ready:        func(context.Context) error { return gw.Ready() },
+		Ready: func(context.Context) error {
+			if err := gw.Ready(); err != nil {
+				// A gatehouse.Error's message is shown on /readyz; this one holds no secrets.
+				return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "gateway: " + err.Error()}
+			}
+			return nil
+		},
 	})
 	portalH, err := portal.New(portal.Options{Store: st, Logger: log.With("component", "portal"), GatewayURL: baseURL(proxyL)})
 	if err != nil {

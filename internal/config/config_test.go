@@ -414,6 +414,13 @@ func TestDocsListEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	example, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, example) {
+		t.Error("docs/configuration.md does not show testdata/example.yaml")
+	}
 	for _, s := range settings() {
 		for _, want := range []string{"`" + s.key + "`", "`" + s.env() + "`"} {
 			if !bytes.Contains(doc, []byte(want)) {

@@ -147,12 +147,12 @@ func (c *checker) check(v *value, t reflect.Type, prefix, path string) {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(v.text, 10, 64)
 		if err != nil || reflect.Zero(t).OverflowInt(n) {
-			c.rejectNumber(v, t, prefix, path)
+			c.rejectNumber(v, prefix, path)
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, err := strconv.ParseUint(v.text, 10, 64)
 		if err != nil || reflect.Zero(t).OverflowUint(n) {
-			c.rejectNumber(v, t, prefix, path)
+			c.rejectNumber(v, prefix, path)
 		}
 	case reflect.Float32, reflect.Float64:
 		if v.kind != kNumber {
@@ -164,8 +164,8 @@ func (c *checker) check(v *value, t reflect.Type, prefix, path string) {
 	}
 }
 
-// rejectNumber reports v, which does not fit integer type t.
-func (c *checker) rejectNumber(v *value, t reflect.Type, prefix, path string) {
+// rejectNumber reports v, which does not fit the integer field it is for.
+func (c *checker) rejectNumber(v *value, prefix, path string) {
 	f, err := strconv.ParseFloat(v.text, 64)
 	switch {
 	case v.kind != kNumber:

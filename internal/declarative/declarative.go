@@ -44,7 +44,7 @@ type Document struct {
 func secretReason(key string) string {
 	switch strings.ToLower(key) {
 	case "keys", "api_keys", "apikeys", "credentials", "secrets":
-		return "API keys are not part of the document: secrets never live in git; create keys with the admin API or the gatehouse key command"
+		return "API keys are not part of the document: secrets never live in git; create keys with gatehouse key create or the admin API"
 	case "admin_tokens", "admins", "tokens":
 		return "admin tokens are not part of the document: secrets never live in git"
 	}
@@ -171,7 +171,6 @@ func (p *parser) document(top *value, doc *Document) {
 // the type check or decoder reported.
 func (p *parser) resource(item *value, s section, at string) any {
 	chk := &checker{file: p.file, problems: p.problems, fields: p.fields}
-	before := len(*p.problems)
 	chk.checkStruct(item, s.typ, at+".", "")
 	data := item.appendJSON(nil)
 	r := reflect.New(s.typ).Interface()
@@ -184,9 +183,7 @@ func (p *parser) resource(item *value, s section, at string) any {
 		if errors.As(err, &te) {
 			pos = item.at(int(te.Offset))
 		}
-		if len(*p.problems) == before {
-			p.add(pos, at, msg)
-		}
+		p.add(pos, at, msg)
 		return nil
 	}
 	normalize(r)

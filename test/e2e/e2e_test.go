@@ -211,6 +211,18 @@ subscriptions:
 		t.Errorf("key list shows the secret or lacks the prefix:\n%s", listed)
 	}
 
+	// Subscription status changes go through PATCH by id.
+	var subs []struct{ ID, Status string }
+	if err := json.Unmarshal([]byte(n.mustCLI("", "subscription", "list", "--app", "ada-app", "-o", "json")), &subs); err != nil || len(subs) != 1 {
+		t.Fatalf("subscription list: %v %+v", err, subs)
+	}
+	n.mustCLI("", "subscription", "revoke", subs[0].ID)
+	var sub struct{ Status string }
+	n.call("GET", "/v1/subscriptions/"+subs[0].ID, nil, &sub)
+	if sub.Status != "revoked" {
+		t.Errorf("subscription after revoke: %q", sub.Status)
+	}
+
 	// Every change above is in the audit log, attributed to the token.
 	var audit struct {
 		Items []struct{ Actor, Action, Resource, Name string } `json:"items"`

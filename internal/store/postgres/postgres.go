@@ -115,7 +115,6 @@ func open(ctx context.Context, db *sql.DB, cfg *pgx.ConnConfig, logger *slog.Log
 		WriteDB:  db,
 		Hub:      hub,
 		Announce: announcer(schema.String),
-		Logger:   logger,
 	})
 	if err != nil {
 		lis.close()

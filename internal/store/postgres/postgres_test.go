@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -171,6 +173,34 @@ func TestNodes(t *testing.T) {
 		t.Errorf("node 2 reads %+v, %v", got, err)
 	}
 
+	// Writers on every node at once: the meta row serialises them, so revisions are
+	// unique and gapless.
+	const perNode = 5
+	revs := make(chan int64, n*perNode)
+	for i, s := range nodes {
+		for j := range perNode {
+			wg.Go(func() {
+				a, err := s.CreateAPI(t.Context(), &gatehouse.API{Name: fmt.Sprintf("n%d-%d", i, j)})
+				if err != nil {
+					t.Errorf("node %d: %v", i, err)
+					return
+				}
+				revs <- a.Revision
+			})
+		}
+	}
+	wg.Wait()
+	close(revs)
+	seen := map[int64]bool{}
+	for r := range revs {
+		seen[r] = true
+	}
+	for r := d.Revision + 1; r <= d.Revision+n*perNode; r++ {
+		if !seen[r] {
+			t.Errorf("no write got revision %d (got %v)", r, seen)
+		}
+	}
+
 	var versions int
 	db := adminDB(t, dsn)
 	defer db.Close()
@@ -264,8 +294,49 @@ func TestOpenUnreachable(t *testing.T) {
 	if strings.Contains(err.Error(), "secret-pw") {
 		t.Errorf("error leaks the password: %v", err)
 	}
-	_, err = Open(t.Context(), "postgres://[bad", nil)
-	if err == nil {
-		t.Error("Open of a malformed DSN succeeded")
+	for _, dsn := range []string{"postgres://[bad", "postgres://u:secret-pw@h:notaport/x", "postgres://u:secret-pw@h/x?sslmode=bogus"} {
+		_, err = Open(t.Context(), dsn, nil)
+		if err == nil {
+			t.Errorf("Open(%q) succeeded", dsn)
+		} else if strings.Contains(err.Error(), "secret-pw") {
+			t.Errorf("Open of a malformed DSN leaks the password: %v", err)
+		}
+	}
+}
+
+// TestCloseLeaksNothing checks that Close stops every goroutine Open started (the
+// listener's included). Not parallel: it counts the process's goroutines.
+func TestCloseLeaksNothing(t *testing.T) {
+	dsn := withSearchPath(t, baseDSN(t), freshSchema(t))
+	before := runtime.NumGoroutine()
+	for range 3 {
+		s, err := Open(t.Context(), dsn, logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := s.Subscribe(t.Context())
+		if _, err := s.CreateAPI(t.Context(), &gatehouse.API{Name: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, ch)
+		if err := s.DeleteAPI(t.Context(), "a", 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitGoroutines(t, before)
+}
+
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

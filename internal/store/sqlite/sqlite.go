@@ -105,7 +105,6 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		DB:      rdb,
 		WriteDB: wdb,
 		Hub:     notify.New(),
-		Logger:  logger,
 	})
 	if err != nil {
 		_ = rdb.Close()

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
@@ -124,5 +126,37 @@ func TestOpenErrors(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", path)
 		}
+	}
+}
+
+// TestCloseLeaksNothing checks that Close stops every goroutine Open started. Not
+// parallel: it counts the process's goroutines.
+func TestCloseLeaksNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	before := runtime.NumGoroutine()
+	for range 3 {
+		s, err := sqlite.Open(t.Context(), path, logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := s.Subscribe(t.Context())
+		if _, err := s.CreateAPI(t.Context(), &gatehouse.API{Name: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		<-ch
+		if err := s.DeleteAPI(t.Context(), "a", 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

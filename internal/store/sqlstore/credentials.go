@@ -12,20 +12,25 @@ import (
 // Keys and admin tokens keep their hash in a column of its own: the document is what the
 // API shows and the audit log records, and hashes are json:"-".
 
+func setKeyHash(k *gatehouse.Key, hash string)          { k.Hash = hash }
+func setTokenHash(t *gatehouse.AdminToken, hash string) { t.Hash = hash }
+
+// noSuchHash is ENotFound for a lookup by hash. The hash is not echoed: it fingerprints a
+// credential.
+func noSuchHash(kind string) error {
+	return gatehouse.Errorf(gatehouse.ENotFound, "no %s has this hash", noun(kind))
+}
+
 // Key returns the key with this id, or ENotFound.
 func (s *Store) Key(ctx context.Context, id string) (*gatehouse.Key, error) {
-	k, err := getHashed[gatehouse.Key](ctx, s, gatehouse.KindKey, "SELECT doc, hash FROM keys WHERE id = ?", id,
-		func(k *gatehouse.Key, hash string) { k.Hash = hash })
-	if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
-		return nil, notFound(gatehouse.KindKey, id)
-	}
-	return k, err
+	return getHashed(ctx, s, gatehouse.KindKey, "SELECT doc, hash FROM keys WHERE id = ?", id,
+		notFound(gatehouse.KindKey, id), setKeyHash)
 }
 
 // KeyByHash returns the key with this hash, whatever its status, or ENotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*gatehouse.Key, error) {
-	return getHashed[gatehouse.Key](ctx, s, gatehouse.KindKey, "SELECT doc, hash FROM keys WHERE hash = ?", hash,
-		func(k *gatehouse.Key, hash string) { k.Hash = hash })
+	return getHashed(ctx, s, gatehouse.KindKey, "SELECT doc, hash FROM keys WHERE hash = ?", hash,
+		noSuchHash(gatehouse.KindKey), setKeyHash)
 }
 
 // Keys lists keys by creation.
@@ -35,7 +40,7 @@ func (s *Store) Keys(ctx context.Context, f gatehouse.KeyFilter) (gatehouse.Page
 		l.filter("app = ?", f.App)
 	}
 	return list(ctx, s, l, f.ListOptions,
-		scanHashed(gatehouse.KindKey, func(k *gatehouse.Key, hash string) { k.Hash = hash }),
+		scanHashed(gatehouse.KindKey, setKeyHash),
 		func(k *gatehouse.Key) []string { return []string{cursorTime(k.CreatedAt), k.ID} })
 }
 
@@ -281,15 +286,14 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string, ifRevision in
 func (s *Store) AdminTokens(ctx context.Context, o gatehouse.ListOptions) (gatehouse.Page[*gatehouse.AdminToken], error) {
 	l := listQuery{cols: "doc, hash", table: "admin_tokens", sort: []sortCol{{"created_at", keyTime}, {"id", keyText}}}
 	return list(ctx, s, l, o,
-		scanHashed(gatehouse.KindAdminToken, func(t *gatehouse.AdminToken, hash string) { t.Hash = hash }),
+		scanHashed(gatehouse.KindAdminToken, setTokenHash),
 		func(t *gatehouse.AdminToken) []string { return []string{cursorTime(t.CreatedAt), t.ID} })
 }
 
 // AdminTokenByHash returns the admin token with this hash, or ENotFound.
 func (s *Store) AdminTokenByHash(ctx context.Context, hash string) (*gatehouse.AdminToken, error) {
-	return getHashed[gatehouse.AdminToken](ctx, s, gatehouse.KindAdminToken,
-		"SELECT doc, hash FROM admin_tokens WHERE hash = ?", hash,
-		func(t *gatehouse.AdminToken, hash string) { t.Hash = hash })
+	return getHashed(ctx, s, gatehouse.KindAdminToken, "SELECT doc, hash FROM admin_tokens WHERE hash = ?", hash,
+		noSuchHash(gatehouse.KindAdminToken), setTokenHash)
 }
 
 // CreateAdminToken stores a new admin token; the caller sets Prefix and Hash. The store
@@ -356,15 +360,16 @@ func validateHashed(verr error, hash, what string) error {
 	return p.Err(what)
 }
 
-// getHashed reads one credential (doc and hash columns) from the read pool.
-func getHashed[T any](ctx context.Context, s *Store, kind, query, key string, setHash func(*T, string)) (*T, error) {
+// getHashed reads one credential (doc and hash columns) from the read pool, or returns
+// missing.
+func getHashed[T any](ctx context.Context, s *Store, kind, query, key string, missing error, setHash func(*T, string)) (*T, error) {
 	var (
 		doc  []byte
 		hash string
 	)
 	err := s.db.QueryRowContext(ctx, s.q(query), key).Scan(&doc, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gatehouse.Errorf(gatehouse.ENotFound, "no %s has this hash", noun(kind)) // not echoed: it is a credential's fingerprint
+		return nil, missing
 	}
 	if err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("reading %s: %w", noun(kind), err))

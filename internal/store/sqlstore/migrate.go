@@ -78,7 +78,7 @@ func inMigrationTx(ctx context.Context, db *sql.DB, d Dialect, fn func(*sql.Tx) 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer tx.Rollback() // a no-op after Commit
 	if d.MigrationLock != "" {
 		if _, err := tx.ExecContext(ctx, d.MigrationLock); err != nil {
 			return fmt.Errorf("taking migration lock: %w", err)

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,8 +73,6 @@ type Config struct {
 	// commit and feeds Hub from its own listener (PostgreSQL NOTIFY/LISTEN). When nil,
 	// changes are published to Hub right after commit.
 	Announce func(ctx context.Context, tx *sql.Tx, changes []gatehouse.Change) error
-	// Logger may be nil.
-	Logger *slog.Logger
 }
 
 // Store is a gatehouse.Store over database/sql. Engine packages embed it.
@@ -84,7 +81,6 @@ type Store struct {
 	db, wdb  *sql.DB
 	hub      *notify.Hub
 	announce func(ctx context.Context, tx *sql.Tx, changes []gatehouse.Change) error
-	log      *slog.Logger
 
 	// writeSem serialises this node's writes: the engine would serialise them anyway (on
 	// the meta row), and holding it through the publish keeps local changes in revision
@@ -108,17 +104,12 @@ func New(cfg Config) (*Store, error) {
 	case cfg.Dialect.Classify == nil || cfg.Dialect.Time == nil:
 		return nil, errors.New("sqlstore: Dialect.Classify and Dialect.Time are required")
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &Store{
 		d:        cfg.Dialect,
 		db:       cfg.DB,
 		wdb:      cfg.WriteDB,
 		hub:      cfg.Hub,
 		announce: cfg.Announce,
-		log:      log,
 		writeSem: make(chan struct{}, 1),
 	}, nil
 }

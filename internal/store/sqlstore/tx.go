@@ -40,13 +40,16 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return s.fail(ctx, fmt.Errorf("beginning write: %w", err))
 	}
-	defer sqlTx.Rollback() //nolint:errcheck // a no-op after Commit; on failure the cause is returned below
+	defer sqlTx.Rollback() // a no-op after Commit; on failure, the cause is what we return
 
-	t := &tx{s: s, ctx: ctx, tx: sqlTx, now: now(), actor: gatehouse.ActorFrom(ctx)}
+	t := &tx{s: s, ctx: ctx, tx: sqlTx, actor: gatehouse.ActorFrom(ctx)}
 	err = sqlTx.QueryRowContext(ctx, "UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision").Scan(&t.rev)
 	if err != nil {
 		return s.fail(ctx, fmt.Errorf("bumping revision: %w", err))
 	}
+	// Read the clock only now, holding the engine's write lock, so that timestamps (audit
+	// entries, creation order of keys) follow revision order across nodes too.
+	t.now = now()
 	if err := fn(t); err != nil {
 		return s.fail(ctx, err)
 	}
