@@ -35,14 +35,6 @@ type Env struct {
 	Version        string
 }
 
-// Listener limits that protect the node itself. Issue-level settings for them live in
-// the config package once they are tunable; these are the documented defaults.
-const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 1 << 20
-)
-
 // Run starts the node and blocks until ctx is cancelled (then drains in-flight requests
 // for up to cfg.ShutdownTimeout) or a listener fails.
 func Run(ctx context.Context, cfg config.Config, env Env) error {
@@ -144,9 +136,9 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	for _, s := range servers {
 		s.srv = &http.Server{
 			Handler:           s.h,
-			ReadHeaderTimeout: readHeaderTimeout,
-			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    maxHeaderBytes,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), // slowloris: headers must arrive in time
+			IdleTimeout:       cfg.IdleTimeout.D(),
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			BaseContext:       func(net.Listener) context.Context { return ctx },
 		}

@@ -1,6 +1,7 @@
 package declarative
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -136,7 +137,7 @@ func (c *checker) check(v *value, t reflect.Type, prefix, path string) {
 		if v.kind != kString {
 			msg := "want a string, got " + v.describe()
 			if v.kind == kNumber || v.kind == kBool {
-				msg += fmt.Sprintf(" (quote it: %q)", cmpOr(v.raw, v.text))
+				msg += fmt.Sprintf(" (quote it: %q)", cmp.Or(v.raw, v.text))
 			}
 			c.reject(v, prefix, path, msg)
 		}
@@ -173,7 +174,7 @@ func (c *checker) rejectNumber(v *value, prefix, path string) {
 	case err == nil && f != math.Trunc(f):
 		c.reject(v, prefix, path, "want a whole number, got "+v.describe())
 	default:
-		c.reject(v, prefix, path, fmt.Sprintf("%s is out of range", cmpOr(v.raw, v.text)))
+		c.reject(v, prefix, path, fmt.Sprintf("%s is out of range", cmp.Or(v.raw, v.text)))
 	}
 }
 

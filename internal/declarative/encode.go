@@ -253,9 +253,15 @@ func yamlNode(v *value) *yaml.Node {
 	}
 	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, m := range v.members {
-		if !m.dropped {
-			n.Content = append(n.Content, strNode(m.key), yamlNode(m.val))
+		if m.dropped {
+			continue
 		}
+		val := yamlNode(m.val)
+		if m.key == "openapi" && m.val.kind == kString {
+			// Even a one-line (JSON) OpenAPI document: a block needs no escaping of its quotes.
+			val.Style = yaml.LiteralStyle
+		}
+		n.Content = append(n.Content, strNode(m.key), val)
 	}
 	if len(n.Content) == 0 {
 		n.Style = yaml.FlowStyle

@@ -79,7 +79,7 @@ func TestEncode(t *testing.T) {
 		APIs: []*gatehouse.API{
 			{Name: "zeta", State: gatehouse.StateDraft, Path: "/", StripPath: false, Version: "1.10",
 				Upstream: gatehouse.Upstream{Balancing: gatehouse.BalanceRoundRobin, Targets: []gatehouse.Target{{URL: "http://a", Weight: &weight0}}},
-				OpenAPI: "openapi: 3.0.0\npaths: {}\n", Sunset: &sunset,
+				OpenAPI:  "openapi: 3.0.0\npaths: {}\n", Sunset: &sunset,
 				Meta: gatehouse.Meta{Revision: 3, CreatedAt: time.Unix(1, 0)}},
 			{Name: "alpha", Description: "true", Upstream: gatehouse.Upstream{ConnectTimeout: gatehouse.Duration(90 * time.Second)}},
 		},
@@ -178,6 +178,7 @@ func TestEncodeTricky(t *testing.T) {
 	d := &Document{}
 	for i, s := range descs {
 		d.Apps = append(d.Apps, &gatehouse.App{Name: strings.Repeat("a", i+1), Developer: "d@example.com", Description: s})
+		d.APIs = append(d.APIs, &gatehouse.API{Name: strings.Repeat("a", i+1), OpenAPI: s}) // a literal block
 	}
 	out, err := Encode(d)
 	if err != nil {
@@ -188,6 +189,19 @@ func TestEncodeTricky(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	sameDocs(t, d, back)
+}
+
+func TestEncodeOpenAPI(t *testing.T) {
+	d := &Document{APIs: []*gatehouse.API{{Name: "a", OpenAPI: `{"openapi": "3.1.0", "paths": {}}`}}}
+	out, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "apis:\n  - name: a\n    openapi: |-\n      {\"openapi\": \"3.1.0\", \"paths\": {}}\n"
+	if string(out) != want {
+		t.Errorf("Encode = %q, want %q", out, want)
+	}
+	sameDocs(t, d, mustParse(t, string(out)))
 }
 
 func TestResourceYAML(t *testing.T) {

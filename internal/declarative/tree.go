@@ -2,6 +2,7 @@ package declarative
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func (v *value) describe() string {
 	case kBool:
 		return v.text
 	case kNumber:
-		return "the number " + cmpOr(v.raw, v.text)
+		return "the number " + cmp.Or(v.raw, v.text)
 	case kString:
 		if len(v.text) > 40 {
 			return "a string"
@@ -66,13 +67,6 @@ func (v *value) describe() string {
 		return "a list"
 	}
 	return "a mapping"
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // get returns the member named key, or nil.
