@@ -134,6 +134,19 @@ func (n *node) stop() error {
 	}
 }
 
+// wait waits for the process to exit on its own (after a signal the test sent itself).
+func (n *node) wait(timeout time.Duration) error {
+	select {
+	case err := <-n.done:
+		n.done <- err
+		return err
+	case <-time.After(timeout):
+		n.t.Errorf("gatehouse did not exit within %s", timeout)
+		_ = n.cmd.Process.Kill()
+		return <-n.done
+	}
+}
+
 // cli runs the gatehouse CLI against this node; it returns stdout, stderr and the exit code.
 func (n *node) cli(stdin string, args ...string) (string, string, int) {
 	n.t.Helper()
