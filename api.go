@@ -56,7 +56,9 @@ type API struct {
 	Policies    []PolicySpec `json:"policies,omitempty"`
 	OpenAPI     string       `json:"openapi,omitempty"`
 	Sunset      *time.Time   `json:"sunset,omitempty"` // announced end of a deprecated API
-	Tags        []string     `json:"tags,omitempty"`
+	// MaxBodyBytes caps request bodies (413 when exceeded); 0 means the node's default.
+	MaxBodyBytes int64    `json:"max_body_bytes,omitempty"`
+	Tags         []string `json:"tags,omitempty"`
 	Meta
 }
 
@@ -72,11 +74,36 @@ type Upstream struct {
 	Targets   []Target `json:"targets"`
 	Balancing string   `json:"balancing,omitempty"` // round_robin (default), least_conn, hash
 	// HashOn picks the hash key for "hash" balancing: "ip" or "header:<Name>".
-	HashOn          string       `json:"hash_on,omitempty"`
-	ConnectTimeout  Duration     `json:"connect_timeout,omitempty"`
-	ResponseTimeout Duration     `json:"response_timeout,omitempty"`
-	Retries         int          `json:"retries,omitempty"` // extra attempts for idempotent requests
-	HealthCheck     *HealthCheck `json:"health_check,omitempty"`
+	HashOn          string   `json:"hash_on,omitempty"`
+	ConnectTimeout  Duration `json:"connect_timeout,omitempty"`  // default 5s
+	ResponseTimeout Duration `json:"response_timeout,omitempty"` // until response headers; default 60s
+	Retries         int      `json:"retries,omitempty"`          // extra attempts for idempotent requests
+	// RetryBudget caps retries at this percentage of recent requests (default 20), so that
+	// retries cannot multiply the load on an upstream that is already failing.
+	RetryBudget  int           `json:"retry_budget,omitempty"`
+	PreserveHost bool          `json:"preserve_host,omitempty"` // send the client's Host, not the target's
+	HealthCheck  *HealthCheck  `json:"health_check,omitempty"`
+	Passive      *PassiveCheck `json:"passive,omitempty"`
+	TLS          *UpstreamTLS  `json:"tls,omitempty"`
+}
+
+// PassiveCheck ejects a target after consecutive failures of real traffic (connection
+// errors, timeouts, 5xx from the list): a circuit breaker that lets one probe request
+// through after Ejection (half-open) and closes again on its success.
+type PassiveCheck struct {
+	Failures int      `json:"failures,omitempty"` // consecutive failures to open; default 5
+	Ejection Duration `json:"ejection,omitempty"` // how long a target stays out; default 30s
+	Statuses []int    `json:"statuses,omitempty"` // statuses that count as failures; default 502, 503, 504
+}
+
+// UpstreamTLS configures TLS to https targets: a private CA, a client certificate for
+// mutual TLS, and the name to verify.
+type UpstreamTLS struct {
+	CAFile             string `json:"ca_file,omitempty"`
+	CertFile           string `json:"cert_file,omitempty"`
+	KeyFile            string `json:"key_file,omitempty"`
+	ServerName         string `json:"server_name,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
 }
 
 // Target is one upstream server. Weight 0 takes it out of rotation without deleting it.
@@ -199,6 +226,9 @@ func (a *API) Validate() error {
 		}
 	}
 	checkPolicies(&p, "policies", a.Policies)
+	if a.MaxBodyBytes < 0 {
+		p.Addf("max_body_bytes", "must not be negative")
+	}
 	if len(a.OpenAPI) > MaxOpenAPIBytes {
 		p.Addf("openapi", "must be at most %d bytes", MaxOpenAPIBytes)
 	}
@@ -242,6 +272,33 @@ func (u *Upstream) validate(p *Problems, served bool) {
 	}
 	if u.Retries < 0 || u.Retries > 10 {
 		p.Addf("upstream.retries", "must be between 0 and 10")
+	}
+	if u.RetryBudget < 0 || u.RetryBudget > 100 {
+		p.Addf("upstream.retry_budget", "must be a percentage between 0 and 100")
+	}
+	if c := u.Passive; c != nil {
+		if c.Failures < 0 || c.Failures > 1000 {
+			p.Addf("upstream.passive.failures", "must be between 0 and 1000")
+		}
+		if c.Ejection < 0 || c.Ejection.D() > 24*time.Hour {
+			p.Addf("upstream.passive.ejection", "must be between 0 and 24h")
+		}
+		for i, st := range c.Statuses {
+			if st < 500 || st > 599 {
+				p.Addf(fmt.Sprintf("upstream.passive.statuses[%d]", i), "must be a 5xx status")
+			}
+		}
+	}
+	if t := u.TLS; t != nil {
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			p.Addf("upstream.tls", "cert_file and key_file go together")
+		}
+		for _, tg := range u.Targets {
+			if strings.HasPrefix(tg.URL, "http://") {
+				p.Addf("upstream.tls", "set, but target %q is plain http", tg.URL)
+				break
+			}
+		}
 	}
 	if h := u.HealthCheck; h != nil {
 		if !strings.HasPrefix(h.Path, "/") {
@@ -413,6 +470,15 @@ func (a *API) Clone() *API {
 	if a.Upstream.HealthCheck != nil {
 		h := *a.Upstream.HealthCheck
 		c.Upstream.HealthCheck = &h
+	}
+	if a.Upstream.Passive != nil {
+		pc := *a.Upstream.Passive
+		pc.Statuses = slices.Clone(pc.Statuses)
+		c.Upstream.Passive = &pc
+	}
+	if a.Upstream.TLS != nil {
+		t := *a.Upstream.TLS
+		c.Upstream.TLS = &t
 	}
 	c.Routes = slices.Clone(a.Routes)
 	for i := range c.Routes {

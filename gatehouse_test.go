@@ -69,6 +69,14 @@ func TestAPIValidate(t *testing.T) {
 		{"bad balancing", func(a *gatehouse.API) { a.Upstream.Balancing = "random" }, []string{"upstream.balancing"}},
 		{"hash without key", func(a *gatehouse.API) { a.Upstream.Balancing = "hash" }, []string{"upstream.hash_on"}},
 		{"hash on header", func(a *gatehouse.API) { a.Upstream.Balancing = "hash"; a.Upstream.HashOn = "header:X-User" }, nil},
+		{"retry budget", func(a *gatehouse.API) { a.Upstream.RetryBudget = 101 }, []string{"upstream.retry_budget"}},
+		{"passive status", func(a *gatehouse.API) { a.Upstream.Passive = &gatehouse.PassiveCheck{Statuses: []int{404}} }, []string{"upstream.passive.statuses[0]"}},
+		{"tls on http", func(a *gatehouse.API) { a.Upstream.TLS = &gatehouse.UpstreamTLS{CAFile: "ca.pem"} }, []string{"upstream.tls"}},
+		{"tls cert without key", func(a *gatehouse.API) {
+			a.Upstream.Targets[0].URL = "https://x"
+			a.Upstream.TLS = &gatehouse.UpstreamTLS{CertFile: "c.pem"}
+		}, []string{"upstream.tls"}},
+		{"negative body limit", func(a *gatehouse.API) { a.MaxBodyBytes = -1 }, []string{"max_body_bytes"}},
 		{"too many retries", func(a *gatehouse.API) { a.Upstream.Retries = 11 }, []string{"upstream.retries"}},
 		{"health path", func(a *gatehouse.API) { a.Upstream.HealthCheck = &gatehouse.HealthCheck{Path: "health"} }, []string{"upstream.health_check.path"}},
 		{"route template ok", func(a *gatehouse.API) { a.Routes = []gatehouse.Route{{Path: "/x/{id}", Methods: []string{"GET"}}} }, nil},

@@ -266,6 +266,8 @@ func schemaTypes() map[string]reflect.Type {
 		"Upstream":     reflect.TypeFor[gatehouse.Upstream](),
 		"Target":       reflect.TypeFor[gatehouse.Target](),
 		"HealthCheck":  reflect.TypeFor[gatehouse.HealthCheck](),
+		"PassiveCheck": reflect.TypeFor[gatehouse.PassiveCheck](),
+		"UpstreamTLS":  reflect.TypeFor[gatehouse.UpstreamTLS](),
 		"Route":        reflect.TypeFor[gatehouse.Route](),
 		"PolicySpec":   reflect.TypeFor[gatehouse.PolicySpec](),
 		"Plan":         reflect.TypeFor[gatehouse.Plan](),
