@@ -216,6 +216,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
+	if isUpgrade(r) {
+		w = upgradeWriter{w}
+	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, hop{rt, t})))
 }
 
