@@ -17,8 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/client"
-	"github.com/gatehouse-dev/gatehouse/internal/config"
-	"github.com/gatehouse-dev/gatehouse/internal/declarative"
+	"github.com/gatehouse-dev/gatehouse/internal/yamlpos"
 )
 
 // Exit codes.
@@ -183,22 +182,18 @@ func (e *env) report(cmd *cobra.Command, err error) int {
 }
 
 // problems finds a list of positioned problems (in node settings or a declarative
-// document) in err's chain and returns it with one line per problem.
+// document: config.Error and declarative.Error are both yamlpos.Error) in err's chain and
+// returns it with one line per problem.
 func problems(err error) (error, []string) {
+	pe, ok := errors.AsType[*yamlpos.Error](err)
+	if !ok {
+		return nil, nil
+	}
 	var lines []string
-	if ce, ok := errors.AsType[*config.Error](err); ok {
-		for _, p := range ce.Problems {
-			lines = append(lines, p.String())
-		}
-		return ce, lines
+	for _, p := range pe.Problems {
+		lines = append(lines, p.String())
 	}
-	if de, ok := errors.AsType[*declarative.Error](err); ok {
-		for _, p := range de.Problems {
-			lines = append(lines, p.String())
-		}
-		return de, lines
-	}
-	return nil, nil
+	return pe, lines
 }
 
 // describe returns a *gatehouse.Error's message without its fields, and its cause (if any)

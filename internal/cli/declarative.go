@@ -59,18 +59,10 @@ func newDiffCmd(e *env) *cobra.Command {
 		Short: "Show what apply would change on the server",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd.Flags(), "file"); err != nil {
+			changes, err := e.showPlan(cmd, e.client(), file, prune)
+			if err != nil || len(changes) == 0 {
 				return err
 			}
-			changes, err := e.plan(cmd.Context(), e.client(), file, prune)
-			if err != nil {
-				return err
-			}
-			if len(changes) == 0 {
-				_, err := fmt.Fprintln(e.stdout, "no changes")
-				return err
-			}
-			declarative.FormatChanges(e.stdout, changes)
 			if exitCode {
 				return exitStatus(exitUsage)
 			}
@@ -96,19 +88,11 @@ what the document lacks. It stops at the first error and says what was applied; 
 it again computes a fresh plan and carries on.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd.Flags(), "file"); err != nil {
-				return err
-			}
 			c := e.client()
-			changes, err := e.plan(cmd.Context(), c, file, prune)
-			if err != nil {
+			changes, err := e.showPlan(cmd, c, file, prune)
+			if err != nil || len(changes) == 0 {
 				return err
 			}
-			if len(changes) == 0 {
-				_, err := fmt.Fprintln(e.stdout, "no changes")
-				return err
-			}
-			declarative.FormatChanges(e.stdout, changes)
 			if dryRun {
 				fmt.Fprintf(e.stdout, "dry run: %s not applied\n", count(len(changes), "change"))
 				return nil
@@ -129,6 +113,24 @@ it again computes a fresh plan and carries on.`,
 	cmd.Flags().BoolVar(&prune, "prune", false, "also delete what the server has and the document lacks")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	return cmd
+}
+
+// showPlan prints the plan for the document in the -f input, which cmd requires, and
+// returns its changes; with none, it says so and returns none.
+func (e *env) showPlan(cmd *cobra.Command, c *client.Client, file string, prune bool) ([]declarative.Change, error) {
+	if err := require(cmd.Flags(), "file"); err != nil {
+		return nil, err
+	}
+	changes, err := e.plan(cmd.Context(), c, file, prune)
+	if err != nil {
+		return nil, err
+	}
+	if len(changes) == 0 {
+		_, err := fmt.Fprintln(e.stdout, "no changes")
+		return nil, err
+	}
+	declarative.FormatChanges(e.stdout, changes)
+	return changes, nil
 }
 
 // plan reads the document in file and returns the changes that would make the server

@@ -126,10 +126,7 @@ func createCmd[T any](e *env, r *resource[T]) *cobra.Command {
 		Short: "Create " + article(r.kind) + " from a YAML or JSON file",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd.Flags(), "file"); err != nil {
-				return err
-			}
-			v, err := readResource[T](e, file)
+			v, err := readResource[T](e, cmd, file)
 			if err != nil {
 				return err
 			}
@@ -155,10 +152,7 @@ func updateCmd[T any](e *env, r *resource[T]) *cobra.Command {
 		Short: "Replace " + article(r.kind) + " with the content of a YAML or JSON file",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd.Flags(), "file"); err != nil {
-				return err
-			}
-			v, err := readResource[T](e, file)
+			v, err := readResource[T](e, cmd, file)
 			if err != nil {
 				return err
 			}
@@ -185,9 +179,12 @@ func updateCmd[T any](e *env, r *resource[T]) *cobra.Command {
 	return cmd
 }
 
-// readResource reads one resource of type T from the -f input.
-func readResource[T any](e *env, file string) (T, error) {
+// readResource reads one resource of type T from the -f input, which cmd requires.
+func readResource[T any](e *env, cmd *cobra.Command, file string) (T, error) {
 	var v T
+	if err := require(cmd.Flags(), "file"); err != nil {
+		return v, err
+	}
 	data, err := e.readInput(file)
 	if err != nil {
 		return v, err

@@ -465,20 +465,3 @@ func TestLogger(t *testing.T) {
 		}
 	}
 }
-
-func TestSuggest(t *testing.T) {
-	cands := []string{"proxy_addr", "admin_addr", "portal_addr", "log", "store"}
-	for in, want := range map[string]string{
-		"proxy_adr":  "proxy_addr",
-		"Proxy-Addr": "proxy_addr",
-		"admn_addr":  "admin_addr",
-		"stroe":      "store",
-		"lg":         "log",
-		"database":   "",
-		"":           "",
-	} {
-		if got := suggest(in, cands); got != want {
-			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

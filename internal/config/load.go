@@ -1,18 +1,16 @@
 package config
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/yamlpos"
 )
 
 // BindFlags defines the flags of the node settings on fs: --config and one flag per
@@ -156,7 +154,7 @@ func (l *loader) finish() (Config, error) {
 		l.add(at, key, fmt.Sprintf("uses the same port as %s (%q)", other, addrOf(&l.c, other)))
 	}
 	if len(l.problems) > 0 {
-		sortProblems(l.problems)
+		yamlpos.Sort(l.problems)
 		return Config{}, &Error{Problems: l.problems}
 	}
 	return l.c, nil
@@ -172,31 +170,17 @@ func addrOf(c *Config, key string) string {
 
 // file decodes one YAML file through yaml.Node, so that every problem has a position.
 func (l *loader) file(name string, data []byte) {
-	at := func(n *yaml.Node) Problem { return Problem{Source: name, Line: n.Line, Column: n.Column} }
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := decodeNode(dec, &doc); err != nil {
-		if err != io.EOF { // io.EOF: empty, or only comments; the defaults stand
-			l.problems = append(l.problems, syntaxProblem(name, data, err))
-		}
-		return
+	doc, problems := yamlpos.Decode(name, data, "a config file")
+	l.problems = append(l.problems, problems...)
+	if doc == nil || len(doc.Content) == 0 {
+		return // empty, or only comments, and the defaults stand; or unreadable
 	}
-	var extra yaml.Node
-	switch err := decodeNode(dec, &extra); {
-	case err == io.EOF:
-	case err != nil:
-		l.problems = append(l.problems, syntaxProblem(name, data, err))
-	default:
-		l.add(at(&extra), "", "a second YAML document: a config file holds exactly one")
-	}
-	if len(doc.Content) == 0 {
-		return
-	}
-	top := resolve(doc.Content[0])
+	top := yamlpos.Resolve(doc.Content[0])
 	switch {
 	case isNull(top):
 	case top.Kind != yaml.MappingNode:
-		l.add(at(doc.Content[0]), "", "want a mapping of settings at the top level, got "+describe(top))
+		l.add(Problem{Source: name, Line: doc.Content[0].Line, Column: doc.Content[0].Column}, "",
+			"want a mapping of settings at the top level, got "+describe(top))
 	default:
 		l.mapping(name, top, "")
 	}
@@ -209,7 +193,7 @@ func (l *loader) mapping(name string, m *yaml.Node, prefix string) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
-		kr, vr := resolve(k), resolve(v)
+		kr, vr := yamlpos.Resolve(k), yamlpos.Resolve(v)
 		if kr.Kind != yaml.ScalarNode {
 			l.add(at(k), strings.TrimSuffix(prefix, "."), "keys must be plain names, got "+describe(kr))
 			continue
@@ -309,7 +293,7 @@ func suggestKey(prefix, key string, siblings []string) string {
 			addForm(s.key[i+1:], s.key)
 		}
 	}
-	best := suggest(key, forms)
+	best := yamlpos.Suggest(key, forms)
 	if best == "" || display[best] == prefix+key {
 		return ""
 	}
@@ -326,73 +310,6 @@ func want(p any) string {
 		return `a duration such as "30s"`
 	}
 	return "a string"
-}
-
-// decodeNode decodes the next document. The parser reads untrusted files; should it ever
-// panic, the file is reported as unreadable rather than crashing the command.
-func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml: parser failed: %v", r)
-		}
-	}()
-	return dec.Decode(n)
-}
-
-// syntaxProblem turns a YAML parser error into a positioned problem. The library reports a
-// line but no column; it counts lines from 0 for parser (not scanner) errors, leaves the
-// line out when that count is 0, and names an unknown anchor with no line at all, so the
-// alias is looked up in data.
-func syntaxProblem(name string, data []byte, err error) Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line, col := 0, 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, tail
-			}
-		}
-	}
-	switch msg {
-	case "did not find expected ',' or ']'", "did not find expected ',' or '}'",
-		"did not find expected '-' indicator", "did not find expected <document start>",
-		"did not find expected key", "did not find expected node content",
-		"found duplicate %TAG directive", "found duplicate %YAML directive",
-		"found incompatible YAML document", "found undefined tag handle":
-		line++ // a parser error: its line was counted from 0
-	}
-	if anchor, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
-		line, col = findAlias(data, strings.TrimSuffix(anchor, "' referenced"))
-	}
-	return Problem{Source: name, Line: max(line, 1), Column: col, Message: "invalid YAML: " + msg}
-}
-
-// findAlias returns the 1-based line and column of the first "*name" alias in data.
-func findAlias(data []byte, name string) (line, col int) {
-	s := string(data)
-	for off := 0; ; {
-		i := strings.Index(s[off:], "*"+name)
-		if i < 0 {
-			return 1, 0
-		}
-		i += off
-		end := i + 1 + len(name)
-		if end == len(s) || strings.ContainsRune(" \t\r\n,]}", rune(s[end])) {
-			before := s[:i]
-			line = strings.Count(before, "\n") + 1
-			col = utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
-			return line, col
-		}
-		off = i + 1
-	}
-}
-
-// resolve follows aliases to the node they name.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
 }
 
 func isNull(n *yaml.Node) bool {

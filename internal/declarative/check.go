@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/yamlpos"
 )
 
 // field is one JSON field of a struct, found the way encoding/json finds it: by the json
@@ -217,7 +218,7 @@ func suggestField(key string, fields []field) string {
 			names = append(names, f.name)
 		}
 	}
-	return suggest(key, names)
+	return yamlpos.Suggest(key, names)
 }
 
 // checkUnmarshaler decodes v alone into a fresh t, so that types with their own decoding

@@ -16,16 +16,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/yamlpos"
 )
 
 // Document is the declarative form of a set of resources. References between them (a
@@ -58,32 +54,21 @@ func secretReason(key string) string {
 //
 // Parse returns either a document or an *Error listing every problem, in file order.
 func Parse(name string, data []byte) (*Document, error) {
-	var problems []Problem
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	switch err := decodeNode(dec, &root); {
-	case err == io.EOF:
+	root, problems := yamlpos.Decode(name, data, "a declarative file")
+	switch {
+	case root == nil && len(problems) > 0:
+		return nil, &Error{Problems: problems}
+	case root == nil:
 		return &Document{}, nil // empty, or only comments
-	case err != nil:
-		return nil, &Error{Problems: []Problem{syntaxProblem(name, data, err)}}
-	}
-	var extra yaml.Node
-	switch err := decodeNode(dec, &extra); {
-	case err == io.EOF:
-	case err != nil:
-		problems = append(problems, syntaxProblem(name, data, err))
-	default:
-		problems = append(problems, Problem{Source: name, Line: extra.Line, Column: extra.Column,
-			Message: "a second YAML document: a declarative file holds exactly one"})
 	}
 	doc := &Document{}
 	if len(root.Content) > 0 {
 		p := &parser{file: name, problems: &problems}
-		top := newConverter(name, &problems, &root).convert(root.Content[0], "")
+		top := newConverter(name, &problems, root).convert(root.Content[0], "")
 		p.document(top, doc)
 	}
 	if len(problems) > 0 {
-		sortProblems(problems)
+		yamlpos.Sort(problems)
 		return nil, &Error{Problems: problems}
 	}
 	return doc, nil
@@ -119,7 +104,7 @@ func (p *parser) document(top *value, doc *Document) {
 			msg := secretReason(m.key)
 			if msg == "" {
 				msg = "unknown section"
-				if s := suggest(m.key, names); s != "" {
+				if s := yamlpos.Suggest(m.key, names); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
 			}
@@ -209,63 +194,4 @@ func (p *parser) resource(item *value, s section, at string) any {
 		p.add(item, at, err.Error())
 	}
 	return r
-}
-
-// decodeNode decodes the next YAML document. The parser reads untrusted files; should it
-// ever panic, the file is reported as unreadable rather than crashing the command.
-func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml: parser failed: %v", r)
-		}
-	}()
-	return dec.Decode(n)
-}
-
-// syntaxProblem turns a YAML parser error into a positioned problem. The library reports a
-// line but no column; it counts lines from 0 for parser (not scanner) errors, leaves the
-// line out when that count is 0, and names an unknown anchor with no line at all, so the
-// alias is looked up in data.
-func syntaxProblem(name string, data []byte, err error) Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line, col := 0, 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, tail
-			}
-		}
-	}
-	switch msg {
-	case "did not find expected ',' or ']'", "did not find expected ',' or '}'",
-		"did not find expected '-' indicator", "did not find expected <document start>",
-		"did not find expected key", "did not find expected node content",
-		"found duplicate %TAG directive", "found duplicate %YAML directive",
-		"found incompatible YAML document", "found undefined tag handle":
-		line++ // a parser error: its line was counted from 0
-	}
-	if anchor, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
-		line, col = findAlias(data, strings.TrimSuffix(anchor, "' referenced"))
-	}
-	return Problem{Source: name, Line: max(line, 1), Column: col, Message: "invalid YAML: " + msg}
-}
-
-// findAlias returns the 1-based line and column of the first "*name" alias in data.
-func findAlias(data []byte, name string) (line, col int) {
-	s := string(data)
-	for off := 0; ; {
-		i := strings.Index(s[off:], "*"+name)
-		if i < 0 {
-			return 1, 0
-		}
-		i += off
-		end := i + 1 + len(name)
-		if end == len(s) || strings.ContainsRune(" \t\r\n,]}", rune(s[end])) {
-			before := s[:i]
-			line = strings.Count(before, "\n") + 1
-			col = utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
-			return line, col
-		}
-		off = i + 1
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-dev/gatehouse/internal/yamlpos"
 )
 
 // value is a document node in the JSON data model, with its position in the file kept so
@@ -309,10 +311,7 @@ func (c *converter) mapping(n *yaml.Node, path string, v *value) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		kr := k
-		for j := 0; kr.Kind == yaml.AliasNode && kr.Alias != nil && j < 10; j++ {
-			kr = kr.Alias
-		}
+		kr := yamlpos.Resolve(k)
 		if kr.Kind != yaml.ScalarNode {
 			c.problem(k.Line, k.Column, path, "mapping keys must be strings")
 			continue

@@ -257,19 +257,22 @@ func named[T any](s *Server, mux *http.ServeMux, prefix string, c *collection[T]
 		w.Header().Set("ETag", etag(c.meta(v).Revision))
 		writeJSON(w, http.StatusOK, v)
 	})
-	update := func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
+	// current finds the value the route names and checks If-Match against its revision.
+	current := func(r *http.Request) (id string, old T, err error) {
+		id = r.PathValue("id")
 		old, ok := c.items[id]
 		if !ok {
-			writeProblem(w, c.notFound(id))
-			return
+			return id, old, c.notFound(id)
 		}
-		if err := ifMatch(r, c.meta(old).Revision); err != nil {
+		return id, old, ifMatch(r, c.meta(old).Revision)
+	}
+	update := func(w http.ResponseWriter, r *http.Request) {
+		id, old, err := current(r)
+		if err != nil {
 			writeProblem(w, err)
 			return
 		}
 		var v T
-		var err error
 		if r.Method == http.MethodPatch {
 			v, err = mergePatch(r, old)
 		} else {
@@ -294,13 +297,8 @@ func named[T any](s *Server, mux *http.ServeMux, prefix string, c *collection[T]
 	mux.HandleFunc("PUT "+prefix+"/{id}", update)
 	mux.HandleFunc("PATCH "+prefix+"/{id}", update)
 	mux.HandleFunc("DELETE "+prefix+"/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		old, ok := c.items[id]
-		if !ok {
-			writeProblem(w, c.notFound(id))
-			return
-		}
-		if err := ifMatch(r, c.meta(old).Revision); err != nil {
+		id, old, err := current(r)
+		if err != nil {
 			writeProblem(w, err)
 			return
 		}

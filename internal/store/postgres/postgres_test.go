@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"runtime"
@@ -32,10 +31,6 @@ func baseDSN(t *testing.T) string {
 		t.Skip("GATEHOUSE_TEST_POSTGRES not set: skipping PostgreSQL conformance")
 	}
 	return dsn
-}
-
-func logger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // adminDB connects to the test database outside any test schema.
@@ -86,16 +81,8 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 
 func openStore(t *testing.T, dsn string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), dsn, logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return s
+	s, err := Open(t.Context(), dsn, storetest.Logger(t))
+	return storetest.Opened(t, s, err)
 }
 
 func TestConformance(t *testing.T) {
@@ -130,7 +117,7 @@ func TestNodes(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { nodes[i], errs[i] = Open(t.Context(), dsn, logger(t)) })
+		wg.Go(func() { nodes[i], errs[i] = Open(t.Context(), dsn, storetest.Logger(t)) })
 	}
 	wg.Wait()
 	for i, s := range nodes {
@@ -278,7 +265,7 @@ func withSearchPathOption(t *testing.T, dsn, schema string) string {
 
 func TestOpenMissingSchema(t *testing.T) {
 	t.Parallel()
-	_, err := Open(t.Context(), withSearchPath(t, baseDSN(t), "gh_test_does_not_exist"), logger(t))
+	_, err := Open(t.Context(), withSearchPath(t, baseDSN(t), "gh_test_does_not_exist"), storetest.Logger(t))
 	if err == nil || !strings.Contains(err.Error(), "schema") {
 		t.Errorf("Open with a missing schema: %v", err)
 	}
@@ -310,7 +297,7 @@ func TestCloseLeaksNothing(t *testing.T) {
 	dsn := withSearchPath(t, baseDSN(t), freshSchema(t))
 	before := runtime.NumGoroutine()
 	for range 3 {
-		s, err := Open(t.Context(), dsn, logger(t))
+		s, err := Open(t.Context(), dsn, storetest.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}

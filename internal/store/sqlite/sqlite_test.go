@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"database/sql"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,22 +15,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
 )
 
-func logger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 func open(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), path, logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return s
+	s, err := sqlite.Open(t.Context(), path, storetest.Logger(t))
+	return storetest.Opened(t, s, err)
 }
 
 func TestConformance(t *testing.T) {
@@ -49,7 +36,7 @@ func TestReopen(t *testing.T) {
 	path := filepath.Join(dir, "missing", "parent", "gatehouse.db") // directories are created
 	ctx := t.Context()
 
-	s1, err := sqlite.Open(ctx, path, logger(t))
+	s1, err := sqlite.Open(ctx, path, storetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +122,7 @@ func TestCloseLeaksNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
 	before := runtime.NumGoroutine()
 	for range 3 {
-		s, err := sqlite.Open(t.Context(), path, logger(t))
+		s, err := sqlite.Open(t.Context(), path, storetest.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,79 +28,48 @@ func (s *Store) APIs(ctx context.Context, f gatehouse.APIFilter) (gatehouse.Page
 
 // CreateAPI stores a new API: EInvalid, or EConflict if the name is taken.
 func (s *Store) CreateAPI(ctx context.Context, in *gatehouse.API) (*gatehouse.API, error) {
-	a := in.Clone()
-	a.Normalize()
-	if err := a.Validate(); err != nil {
-		return nil, err
-	}
-	var out *gatehouse.API
-	err := s.write(ctx, func(t *tx) error {
-		a.Meta = gatehouse.Meta{Revision: t.rev, CreatedAt: t.now, UpdatedAt: t.now}
-		doc, err := encode(gatehouse.KindAPI, a)
-		if err != nil {
-			return err
-		}
-		err = t.exec(`INSERT INTO apis (name, state, revision, created_at, updated_at, doc)
-			VALUES (?, ?, ?, ?, ?, ?)`,
-			a.Name, string(a.State), t.rev, t.time(t.now), t.time(t.now), string(doc))
-		if err != nil {
-			return t.conflictOnUnique(fmt.Errorf("inserting api %q: %w", a.Name, err), "api %q already exists", a.Name)
-		}
-		if err := t.putTags(a.Name, a.Tags); err != nil {
-			return err
-		}
-		if err := t.record(gatehouse.KindAPI, gatehouse.ActionCreate, a.Name, nil, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.API](gatehouse.KindAPI, doc)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return s.putAPI(ctx, in, gatehouse.ActionCreate, 0)
 }
 
 // UpdateAPI replaces the API named a.Name: EInvalid, ENotFound or EPreconditionFailed.
 func (s *Store) UpdateAPI(ctx context.Context, in *gatehouse.API, ifRevision int64) (*gatehouse.API, error) {
+	return s.putAPI(ctx, in, gatehouse.ActionUpdate, ifRevision)
+}
+
+func (s *Store) putAPI(ctx context.Context, in *gatehouse.API, action string, ifRevision int64) (*gatehouse.API, error) {
 	a := in.Clone()
 	a.Normalize()
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
-	var out *gatehouse.API
-	err := s.write(ctx, func(t *tx) error {
-		before, err := t.current("apis", "name", gatehouse.KindAPI, a.Name, ifRevision)
+	return writeDoc[gatehouse.API](ctx, s, gatehouse.KindAPI, func(t *tx) ([]byte, error) {
+		before, err := t.stamp(&a.Meta, action, "apis", "name", gatehouse.KindAPI, a.Name, ifRevision)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		old, err := decode[gatehouse.Meta](gatehouse.KindAPI, before)
-		if err != nil {
-			return err
-		}
-		a.Meta = gatehouse.Meta{Revision: t.rev, CreatedAt: old.CreatedAt, UpdatedAt: t.now}
 		doc, err := encode(gatehouse.KindAPI, a)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = t.exec(`UPDATE apis SET state = ?, revision = ?, updated_at = ?, doc = ? WHERE name = ?`,
-			string(a.State), t.rev, t.time(t.now), string(doc), a.Name)
-		if err != nil {
-			return fmt.Errorf("updating api %q: %w", a.Name, err)
+		if action == gatehouse.ActionCreate {
+			err = t.exec(`INSERT INTO apis (name, state, revision, created_at, updated_at, doc)
+				VALUES (?, ?, ?, ?, ?, ?)`,
+				a.Name, string(a.State), t.rev, t.time(t.now), t.time(t.now), string(doc))
+			if err != nil {
+				return nil, t.conflictOnUnique(fmt.Errorf("inserting api %q: %w", a.Name, err), "api %q already exists", a.Name)
+			}
+		} else {
+			err = t.exec(`UPDATE apis SET state = ?, revision = ?, updated_at = ?, doc = ? WHERE name = ?`,
+				string(a.State), t.rev, t.time(t.now), string(doc), a.Name)
+			if err != nil {
+				return nil, fmt.Errorf("updating api %q: %w", a.Name, err)
+			}
 		}
 		if err := t.putTags(a.Name, a.Tags); err != nil {
-			return err
+			return nil, err
 		}
-		if err := t.record(gatehouse.KindAPI, gatehouse.ActionUpdate, a.Name, before, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.API](gatehouse.KindAPI, doc)
-		return err
+		return doc, t.record(gatehouse.KindAPI, action, a.Name, before, doc)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteAPI deletes an API: ENotFound, EPreconditionFailed, or EConflict while a plan
@@ -118,10 +87,7 @@ func (s *Store) DeleteAPI(ctx context.Context, name string, ifRevision int64) er
 		if plan != "" {
 			return gatehouse.Errorf(gatehouse.EConflict, "api %q is offered in plan %q: remove it from the plan first", name, plan)
 		}
-		if err := t.exec("DELETE FROM apis WHERE name = ?", name); err != nil { // tags cascade
-			return fmt.Errorf("deleting api %q: %w", name, err)
-		}
-		return t.record(gatehouse.KindAPI, gatehouse.ActionDelete, name, before, nil)
+		return t.remove("apis", "name", gatehouse.KindAPI, name, before) // tags cascade
 	})
 }
 
@@ -170,59 +136,41 @@ func (s *Store) putPlan(ctx context.Context, in *gatehouse.Plan, action string, 
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	var out *gatehouse.Plan
-	err := s.write(ctx, func(t *tx) error {
-		var before []byte
-		p.Meta = gatehouse.Meta{Revision: t.rev, CreatedAt: t.now, UpdatedAt: t.now}
-		if action == gatehouse.ActionUpdate {
-			var err error
-			if before, err = t.current("plans", "name", gatehouse.KindPlan, p.Name, ifRevision); err != nil {
-				return err
-			}
-			old, err := decode[gatehouse.Meta](gatehouse.KindPlan, before)
-			if err != nil {
-				return err
-			}
-			p.CreatedAt = old.CreatedAt
+	return writeDoc[gatehouse.Plan](ctx, s, gatehouse.KindPlan, func(t *tx) ([]byte, error) {
+		before, err := t.stamp(&p.Meta, action, "plans", "name", gatehouse.KindPlan, p.Name, ifRevision)
+		if err != nil {
+			return nil, err
 		}
 		if err := t.checkPlanAPIs(p); err != nil {
-			return err
+			return nil, err
 		}
 		doc, err := encode(gatehouse.KindPlan, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if action == gatehouse.ActionCreate {
 			err = t.exec(`INSERT INTO plans (name, revision, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?)`,
 				p.Name, t.rev, t.time(t.now), t.time(t.now), string(doc))
 			if err != nil {
-				return t.conflictOnUnique(fmt.Errorf("inserting plan %q: %w", p.Name, err), "plan %q already exists", p.Name)
+				return nil, t.conflictOnUnique(fmt.Errorf("inserting plan %q: %w", p.Name, err), "plan %q already exists", p.Name)
 			}
 		} else {
 			err = t.exec(`UPDATE plans SET revision = ?, updated_at = ?, doc = ? WHERE name = ?`,
 				t.rev, t.time(t.now), string(doc), p.Name)
 			if err != nil {
-				return fmt.Errorf("updating plan %q: %w", p.Name, err)
+				return nil, fmt.Errorf("updating plan %q: %w", p.Name, err)
 			}
 		}
 		if err := t.exec("DELETE FROM plan_apis WHERE plan = ?", p.Name); err != nil {
-			return fmt.Errorf("clearing apis of plan %q: %w", p.Name, err)
+			return nil, fmt.Errorf("clearing apis of plan %q: %w", p.Name, err)
 		}
 		for _, api := range p.APIs { // unique: Normalize sorts and compacts them
 			if err := t.exec("INSERT INTO plan_apis (plan, api) VALUES (?, ?)", p.Name, api); err != nil {
-				return fmt.Errorf("adding api %q to plan %q: %w", api, p.Name, err)
+				return nil, fmt.Errorf("adding api %q to plan %q: %w", api, p.Name, err)
 			}
 		}
-		if err := t.record(gatehouse.KindPlan, action, p.Name, before, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.Plan](gatehouse.KindPlan, doc)
-		return err
+		return doc, t.record(gatehouse.KindPlan, action, p.Name, before, doc)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // checkPlanAPIs reports every API the plan lists that does not exist, as EInvalid.
@@ -255,9 +203,6 @@ func (s *Store) DeletePlan(ctx context.Context, name string, ifRevision int64) e
 		if app != "" {
 			return gatehouse.Errorf(gatehouse.EConflict, "plan %q has subscriptions (app %q): delete them first", name, app)
 		}
-		if err := t.exec("DELETE FROM plans WHERE name = ?", name); err != nil { // plan_apis cascade
-			return fmt.Errorf("deleting plan %q: %w", name, err)
-		}
-		return t.record(gatehouse.KindPlan, gatehouse.ActionDelete, name, before, nil)
+		return t.remove("plans", "name", gatehouse.KindPlan, name, before) // plan_apis cascade
 	})
 }

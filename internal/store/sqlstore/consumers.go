@@ -42,50 +42,32 @@ func (s *Store) putDeveloper(ctx context.Context, in *gatehouse.Developer, actio
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	var out *gatehouse.Developer
-	err := s.write(ctx, func(t *tx) error {
-		var before []byte
-		d.Meta = gatehouse.Meta{Revision: t.rev, CreatedAt: t.now, UpdatedAt: t.now}
-		if action == gatehouse.ActionUpdate {
-			var err error
-			if before, err = t.current("developers", "email", gatehouse.KindDeveloper, d.Email, ifRevision); err != nil {
-				return err
-			}
-			old, err := decode[gatehouse.Meta](gatehouse.KindDeveloper, before)
-			if err != nil {
-				return err
-			}
-			d.CreatedAt = old.CreatedAt
+	return writeDoc[gatehouse.Developer](ctx, s, gatehouse.KindDeveloper, func(t *tx) ([]byte, error) {
+		before, err := t.stamp(&d.Meta, action, "developers", "email", gatehouse.KindDeveloper, d.Email, ifRevision)
+		if err != nil {
+			return nil, err
 		}
 		doc, err := encode(gatehouse.KindDeveloper, &d)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if action == gatehouse.ActionCreate {
 			err = t.exec(`INSERT INTO developers (email, status, revision, created_at, updated_at, doc)
 				VALUES (?, ?, ?, ?, ?, ?)`,
 				d.Email, d.Status, t.rev, t.time(t.now), t.time(t.now), string(doc))
 			if err != nil {
-				return t.conflictOnUnique(fmt.Errorf("inserting developer %q: %w", d.Email, err),
+				return nil, t.conflictOnUnique(fmt.Errorf("inserting developer %q: %w", d.Email, err),
 					"developer %q already exists", d.Email)
 			}
 		} else {
 			err = t.exec(`UPDATE developers SET status = ?, revision = ?, updated_at = ?, doc = ? WHERE email = ?`,
 				d.Status, t.rev, t.time(t.now), string(doc), d.Email)
 			if err != nil {
-				return fmt.Errorf("updating developer %q: %w", d.Email, err)
+				return nil, fmt.Errorf("updating developer %q: %w", d.Email, err)
 			}
 		}
-		if err := t.record(gatehouse.KindDeveloper, action, d.Email, before, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.Developer](gatehouse.KindDeveloper, doc)
-		return err
+		return doc, t.record(gatehouse.KindDeveloper, action, d.Email, before, doc)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteDeveloper deletes a developer: ENotFound, EPreconditionFailed, or EConflict while
@@ -104,10 +86,7 @@ func (s *Store) DeleteDeveloper(ctx context.Context, email string, ifRevision in
 		if app != "" {
 			return gatehouse.Errorf(gatehouse.EConflict, "developer %q owns app %q: delete the apps first", email, app)
 		}
-		if err := t.exec("DELETE FROM developers WHERE email = ?", email); err != nil {
-			return fmt.Errorf("deleting developer %q: %w", email, err)
-		}
-		return t.record(gatehouse.KindDeveloper, gatehouse.ActionDelete, email, before, nil)
+		return t.remove("developers", "email", gatehouse.KindDeveloper, email, before)
 	})
 }
 
@@ -143,58 +122,40 @@ func (s *Store) putApp(ctx context.Context, in *gatehouse.App, action string, if
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
-	var out *gatehouse.App
-	err := s.write(ctx, func(t *tx) error {
-		var before []byte
-		a.Meta = gatehouse.Meta{Revision: t.rev, CreatedAt: t.now, UpdatedAt: t.now}
-		if action == gatehouse.ActionUpdate {
-			var err error
-			if before, err = t.current("apps", "name", gatehouse.KindApp, a.Name, ifRevision); err != nil {
-				return err
-			}
-			old, err := decode[gatehouse.Meta](gatehouse.KindApp, before)
-			if err != nil {
-				return err
-			}
-			a.CreatedAt = old.CreatedAt
+	return writeDoc[gatehouse.App](ctx, s, gatehouse.KindApp, func(t *tx) ([]byte, error) {
+		before, err := t.stamp(&a.Meta, action, "apps", "name", gatehouse.KindApp, a.Name, ifRevision)
+		if err != nil {
+			return nil, err
 		}
 		ok, err := t.exists("SELECT 1 FROM developers WHERE email = ?", a.Developer)
 		if err != nil {
-			return fmt.Errorf("checking developer %q: %w", a.Developer, err)
+			return nil, fmt.Errorf("checking developer %q: %w", a.Developer, err)
 		}
 		if !ok {
 			var p gatehouse.Problems
 			p.Addf("developer", "no such developer %q", a.Developer)
-			return p.Err("app")
+			return nil, p.Err("app")
 		}
 		doc, err := encode(gatehouse.KindApp, &a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if action == gatehouse.ActionCreate {
 			err = t.exec(`INSERT INTO apps (name, developer, revision, created_at, updated_at, doc)
 				VALUES (?, ?, ?, ?, ?, ?)`,
 				a.Name, a.Developer, t.rev, t.time(t.now), t.time(t.now), string(doc))
 			if err != nil {
-				return t.conflictOnUnique(fmt.Errorf("inserting app %q: %w", a.Name, err), "app %q already exists", a.Name)
+				return nil, t.conflictOnUnique(fmt.Errorf("inserting app %q: %w", a.Name, err), "app %q already exists", a.Name)
 			}
 		} else {
 			err = t.exec(`UPDATE apps SET developer = ?, revision = ?, updated_at = ?, doc = ? WHERE name = ?`,
 				a.Developer, t.rev, t.time(t.now), string(doc), a.Name)
 			if err != nil {
-				return fmt.Errorf("updating app %q: %w", a.Name, err)
+				return nil, fmt.Errorf("updating app %q: %w", a.Name, err)
 			}
 		}
-		if err := t.record(gatehouse.KindApp, action, a.Name, before, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.App](gatehouse.KindApp, doc)
-		return err
+		return doc, t.record(gatehouse.KindApp, action, a.Name, before, doc)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteApp deletes an app and its keys: ENotFound, EPreconditionFailed, or EConflict while
@@ -216,15 +177,12 @@ func (s *Store) DeleteApp(ctx context.Context, name string, ifRevision int64) er
 		if err != nil {
 			return err
 		}
-		if err := t.exec("DELETE FROM apps WHERE name = ?", name); err != nil { // keys cascade
-			return fmt.Errorf("deleting app %q: %w", name, err)
-		}
 		for _, k := range keys {
 			if err := t.record(gatehouse.KindKey, gatehouse.ActionDelete, k.id, k.doc, nil); err != nil {
 				return err
 			}
 		}
-		return t.record(gatehouse.KindApp, gatehouse.ActionDelete, name, before, nil)
+		return t.remove("apps", "name", gatehouse.KindApp, name, before) // keys cascade
 	})
 }
 

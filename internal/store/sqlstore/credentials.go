@@ -55,37 +55,30 @@ func (s *Store) CreateKey(ctx context.Context, in *gatehouse.Key) (*gatehouse.Ke
 	if err := validateHashed(k.Validate(), k.Hash, "key"); err != nil {
 		return nil, err
 	}
-	var out *gatehouse.Key
-	err := s.write(ctx, func(t *tx) error {
+	out, err := writeDoc[gatehouse.Key](ctx, s, gatehouse.KindKey, func(t *tx) ([]byte, error) {
 		ok, err := t.exists("SELECT 1 FROM apps WHERE name = ?", k.App)
 		if err != nil {
-			return fmt.Errorf("checking app %q: %w", k.App, err)
+			return nil, fmt.Errorf("checking app %q: %w", k.App, err)
 		}
 		if !ok {
-			return notFound(gatehouse.KindApp, k.App)
+			return nil, notFound(gatehouse.KindApp, k.App)
 		}
 		k.CreatedAt = t.now
 		doc, err := encode(gatehouse.KindKey, &k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = t.exec(`INSERT INTO keys (id, app, hash, revision, created_at, doc) VALUES (?, ?, ?, ?, ?, ?)`,
 			k.ID, k.App, k.Hash, t.rev, t.time(t.now), string(doc))
 		if err != nil {
-			return t.conflictOnUnique(fmt.Errorf("inserting key: %w", err), "a key with this hash already exists")
+			return nil, t.conflictOnUnique(fmt.Errorf("inserting key: %w", err), "a key with this hash already exists")
 		}
-		if err := t.record(gatehouse.KindKey, gatehouse.ActionCreate, k.ID, nil, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.Key](gatehouse.KindKey, doc)
-		if err == nil {
-			out.Hash = k.Hash
-		}
-		return err
+		return doc, t.record(gatehouse.KindKey, gatehouse.ActionCreate, k.ID, nil, doc)
 	})
 	if err != nil {
 		return nil, err
 	}
+	out.Hash = k.Hash
 	return out, nil
 }
 
@@ -136,10 +129,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := t.exec("DELETE FROM keys WHERE id = ?", id); err != nil {
-			return fmt.Errorf("deleting key %q: %w", id, err)
-		}
-		return t.record(gatehouse.KindKey, gatehouse.ActionDelete, id, before, nil)
+		return t.remove("keys", "id", gatehouse.KindKey, id, before)
 	})
 }
 
@@ -173,12 +163,11 @@ func (s *Store) CreateSubscription(ctx context.Context, in *gatehouse.Subscripti
 		return nil, err
 	}
 	sub.ID = gatehouse.NewID("sub")
-	var out *gatehouse.Subscription
-	err := s.write(ctx, func(t *tx) error {
+	return writeDoc[gatehouse.Subscription](ctx, s, gatehouse.KindSubscription, func(t *tx) ([]byte, error) {
 		var p gatehouse.Problems
 		ok, err := t.exists("SELECT 1 FROM apps WHERE name = ?", sub.App)
 		if err != nil {
-			return fmt.Errorf("checking app %q: %w", sub.App, err)
+			return nil, fmt.Errorf("checking app %q: %w", sub.App, err)
 		}
 		if !ok {
 			p.Addf("app", "no such app %q", sub.App)
@@ -188,15 +177,15 @@ func (s *Store) CreateSubscription(ctx context.Context, in *gatehouse.Subscripti
 		if errors.Is(err, sql.ErrNoRows) {
 			p.Addf("plan", "no such plan %q", sub.Plan)
 		} else if err != nil {
-			return fmt.Errorf("reading plan %q: %w", sub.Plan, err)
+			return nil, fmt.Errorf("reading plan %q: %w", sub.Plan, err)
 		}
 		if err := p.Err("subscription"); err != nil {
-			return err
+			return nil, err
 		}
 		if sub.Status == "" {
 			plan, err := decode[gatehouse.Plan](gatehouse.KindPlan, planDoc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			sub.Status = gatehouse.SubPending
 			if plan.Approval == gatehouse.ApprovalAuto {
@@ -206,25 +195,17 @@ func (s *Store) CreateSubscription(ctx context.Context, in *gatehouse.Subscripti
 		sub.Meta = gatehouse.Meta{Revision: t.rev, CreatedAt: t.now, UpdatedAt: t.now}
 		doc, err := encode(gatehouse.KindSubscription, &sub)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = t.exec(`INSERT INTO subscriptions (id, app, plan, status, revision, created_at, updated_at, doc)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			sub.ID, sub.App, sub.Plan, string(sub.Status), t.rev, t.time(t.now), t.time(t.now), string(doc))
 		if err != nil {
-			return t.conflictOnUnique(fmt.Errorf("inserting subscription: %w", err),
+			return nil, t.conflictOnUnique(fmt.Errorf("inserting subscription: %w", err),
 				"app %q already subscribes to plan %q", sub.App, sub.Plan)
 		}
-		if err := t.record(gatehouse.KindSubscription, gatehouse.ActionCreate, sub.ID, nil, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.Subscription](gatehouse.KindSubscription, doc)
-		return err
+		return doc, t.record(gatehouse.KindSubscription, gatehouse.ActionCreate, sub.ID, nil, doc)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdateSubscription changes a subscription's status: EInvalid, ENotFound or
@@ -235,36 +216,27 @@ func (s *Store) UpdateSubscription(ctx context.Context, id string, status gateho
 		p.Addf("status", "must be one of pending, active, rejected, revoked")
 		return nil, p.Err("subscription")
 	}
-	var out *gatehouse.Subscription
-	err := s.write(ctx, func(t *tx) error {
+	return writeDoc[gatehouse.Subscription](ctx, s, gatehouse.KindSubscription, func(t *tx) ([]byte, error) {
 		before, err := t.current("subscriptions", "id", gatehouse.KindSubscription, id, ifRevision)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sub, err := decode[gatehouse.Subscription](gatehouse.KindSubscription, before)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sub.Status, sub.Revision, sub.UpdatedAt = status, t.rev, t.now
 		doc, err := encode(gatehouse.KindSubscription, sub)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = t.exec(`UPDATE subscriptions SET status = ?, revision = ?, updated_at = ?, doc = ? WHERE id = ?`,
 			string(status), t.rev, t.time(t.now), string(doc), id)
 		if err != nil {
-			return fmt.Errorf("updating subscription %q: %w", id, err)
+			return nil, fmt.Errorf("updating subscription %q: %w", id, err)
 		}
-		if err := t.record(gatehouse.KindSubscription, gatehouse.ActionUpdate, id, before, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.Subscription](gatehouse.KindSubscription, doc)
-		return err
+		return doc, t.record(gatehouse.KindSubscription, gatehouse.ActionUpdate, id, before, doc)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteSubscription deletes a subscription: ENotFound or EPreconditionFailed.
@@ -274,10 +246,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string, ifRevision in
 		if err != nil {
 			return err
 		}
-		if err := t.exec("DELETE FROM subscriptions WHERE id = ?", id); err != nil {
-			return fmt.Errorf("deleting subscription %q: %w", id, err)
-		}
-		return t.record(gatehouse.KindSubscription, gatehouse.ActionDelete, id, before, nil)
+		return t.remove("subscriptions", "id", gatehouse.KindSubscription, id, before)
 	})
 }
 
@@ -306,31 +275,24 @@ func (s *Store) CreateAdminToken(ctx context.Context, in *gatehouse.AdminToken) 
 	if err := validateHashed(tok.Validate(), tok.Hash, "admin token"); err != nil {
 		return nil, err
 	}
-	var out *gatehouse.AdminToken
-	err := s.write(ctx, func(t *tx) error {
+	out, err := writeDoc[gatehouse.AdminToken](ctx, s, gatehouse.KindAdminToken, func(t *tx) ([]byte, error) {
 		tok.CreatedAt = t.now
 		doc, err := encode(gatehouse.KindAdminToken, &tok)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = t.exec(`INSERT INTO admin_tokens (id, name, role, hash, revision, created_at, doc)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			tok.ID, tok.Name, tok.Role, tok.Hash, t.rev, t.time(t.now), string(doc))
 		if err != nil {
-			return t.conflictOnUnique(fmt.Errorf("inserting admin token: %w", err), "an admin token with this hash already exists")
+			return nil, t.conflictOnUnique(fmt.Errorf("inserting admin token: %w", err), "an admin token with this hash already exists")
 		}
-		if err := t.record(gatehouse.KindAdminToken, gatehouse.ActionCreate, tok.ID, nil, doc); err != nil {
-			return err
-		}
-		out, err = decode[gatehouse.AdminToken](gatehouse.KindAdminToken, doc)
-		if err == nil {
-			out.Hash = tok.Hash
-		}
-		return err
+		return doc, t.record(gatehouse.KindAdminToken, gatehouse.ActionCreate, tok.ID, nil, doc)
 	})
 	if err != nil {
 		return nil, err
 	}
+	out.Hash = tok.Hash
 	return out, nil
 }
 
@@ -341,10 +303,7 @@ func (s *Store) DeleteAdminToken(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := t.exec("DELETE FROM admin_tokens WHERE id = ?", id); err != nil {
-			return fmt.Errorf("deleting admin token %q: %w", id, err)
-		}
-		return t.record(gatehouse.KindAdminToken, gatehouse.ActionDelete, id, before, nil)
+		return t.remove("admin_tokens", "id", gatehouse.KindAdminToken, id, before)
 	})
 }
 

@@ -72,6 +72,24 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	return nil
 }
 
+// writeDoc runs fn in a write transaction and returns the document fn stored, decoded as a
+// read would return it. fn returns that document once it has recorded the change.
+func writeDoc[T any](ctx context.Context, s *Store, kind string, fn func(*tx) ([]byte, error)) (*T, error) {
+	var out *T
+	err := s.write(ctx, func(t *tx) error {
+		doc, err := fn(t)
+		if err != nil {
+			return err
+		}
+		out, err = decode[T](kind, doc)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (t *tx) exec(query string, args ...any) error {
 	_, err := t.tx.ExecContext(t.ctx, t.s.q(query), args...)
 	return err
@@ -123,6 +141,35 @@ func (t *tx) current(table, keyCol, kind, key string, ifRevision int64) ([]byte,
 			"%s %q is at revision %d, not %d", noun(kind), key, rev, ifRevision)
 	}
 	return doc, nil
+}
+
+// stamp sets m for a resource about to be written by action (create or update). A new
+// resource is created at this revision; an updated one keeps its creation time and must
+// exist at ifRevision (see current), and its stored document is returned for the audit.
+func (t *tx) stamp(m *gatehouse.Meta, action, table, keyCol, kind, key string, ifRevision int64) ([]byte, error) {
+	*m = gatehouse.Meta{Revision: t.rev, CreatedAt: t.now, UpdatedAt: t.now}
+	if action != gatehouse.ActionUpdate {
+		return nil, nil
+	}
+	before, err := t.current(table, keyCol, kind, key, ifRevision)
+	if err != nil {
+		return nil, err
+	}
+	old, err := decode[gatehouse.Meta](kind, before)
+	if err != nil {
+		return nil, err
+	}
+	m.CreatedAt = old.CreatedAt
+	return before, nil
+}
+
+// remove deletes the row whose keyCol is key and records the deletion of before, the
+// document current returned.
+func (t *tx) remove(table, keyCol, kind, key string, before []byte) error {
+	if err := t.exec("DELETE FROM "+table+" WHERE "+keyCol+" = ?", key); err != nil {
+		return fmt.Errorf("deleting %s %q: %w", noun(kind), key, err)
+	}
+	return t.record(kind, gatehouse.ActionDelete, key, before, nil)
 }
 
 // record writes the audit entry of one change and queues its notice. Documents are the
