@@ -48,6 +48,25 @@ type Config struct {
 	// MaxHeaderBytes bounds the size of request headers on every listener (http.Server
 	// field).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ProxyTLSAddr is where the proxy listens for TLS (HTTP/1.1 and HTTP/2) when TLS has a
+	// certificate; unused otherwise.
+	ProxyTLSAddr string `yaml:"proxy_tls_addr"`
+	// TLS holds the proxy's certificate, reloaded from its files when they change.
+	TLS TLS `yaml:"tls"`
+	// H2C serves cleartext HTTP/2 (prior knowledge and Upgrade: h2c) on the proxy listener
+	// beside HTTP/1.1, for service meshes and gRPC clients inside a trusted network.
+	H2C bool `yaml:"h2c"`
+	// MaxConnections caps concurrent connections per proxy listener; further clients wait
+	// in the accept queue. 0 means no cap.
+	MaxConnections int `yaml:"max_connections"`
+	// ProxyMaxBody is the largest request body an API accepts unless the API sets its own
+	// max_body_bytes. Bodies stream, so this is a policy limit, not a memory one.
+	ProxyMaxBody int64 `yaml:"proxy_max_body"`
+	// ReadTimeout and WriteTimeout bound a whole request read and response write on the
+	// proxy listener; 0 means none, which streaming uploads, downloads and SSE need. Per-API
+	// upstream timeouts bound the wait for an upstream instead.
+	ReadTimeout  gatehouse.Duration `yaml:"read_timeout"`
+	WriteTimeout gatehouse.Duration `yaml:"write_timeout"`
 	// AdminMaxBody bounds the size of an admin API request body, in bytes. It must leave
 	// room for OpenAPI documents (gatehouse.MaxOpenAPIBytes).
 	AdminMaxBody int64 `yaml:"admin_max_body"`
@@ -64,6 +83,15 @@ type Log struct {
 	Format string `yaml:"format"` // text or json
 }
 
+// TLS names the proxy's certificate and key files (PEM). Both or neither.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the proxy serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
 // Demo configures demo mode (`gatehouse serve --demo`).
 type Demo struct {
 	Enabled bool `yaml:"enabled"`
@@ -77,6 +105,9 @@ const (
 	DefaultAdminMaxBody = 8 << 20
 	// DefaultMaxHeaderBytes matches net/http's own default.
 	DefaultMaxHeaderBytes = 1 << 20
+	// DefaultMaxConnections is generous for one node and still bounds file descriptors.
+	DefaultMaxConnections = 16384
+	DefaultProxyMaxBody   = 1 << 30
 )
 
 // Default returns the settings a node runs with when nothing is configured.
@@ -100,6 +131,10 @@ func defaults() Config {
 		IdleTimeout:       gatehouse.Duration(2 * time.Minute),
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		AdminMaxBody:      DefaultAdminMaxBody,
+		ProxyTLSAddr:      ":8443",
+		H2C:               true,
+		MaxConnections:    DefaultMaxConnections,
+		ProxyMaxBody:      DefaultProxyMaxBody,
 		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},
 	}
 }

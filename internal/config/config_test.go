@@ -60,6 +60,10 @@ func TestDefault(t *testing.T) {
 		IdleTimeout:       gatehouse.Duration(2 * time.Minute),
 		MaxHeaderBytes:    1 << 20,
 		AdminMaxBody:      8 << 20,
+		ProxyTLSAddr:      ":8443",
+		H2C:               true,
+		MaxConnections:    16384,
+		ProxyMaxBody:      1 << 30,
 		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -143,6 +147,10 @@ shutdown_timeout: 1m
 					ReadHeaderTimeout: gatehouse.Duration(10 * time.Second),
 					MaxHeaderBytes:    65536,
 					AdminMaxBody:      16 << 20,
+					ProxyTLSAddr:      ":8443",
+					H2C:               true,
+					MaxConnections:    16384,
+					ProxyMaxBody:      1 << 30,
 					Demo:              Demo{Enabled: true, UpstreamAddr: "127.0.0.1:7009"},
 				}
 				if diff := cmp.Diff(want, c); diff != "" {

@@ -67,6 +67,22 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.IdleTimeout }, check: func(c *Config) string { return nonNegative(c.IdleTimeout) }},
 		{key: "max_header_bytes", usage: "largest request header block accepted",
 			ptr: func(c *Config) any { return &c.MaxHeaderBytes }, check: func(c *Config) string { return sizeRange(int64(c.MaxHeaderBytes), 4<<10, 64<<20) }},
+		{key: "proxy_tls_addr", flag: "proxy-tls-addr", usage: "address of the proxy's TLS listener (used when tls.cert_file is set)",
+			ptr: func(c *Config) any { return &c.ProxyTLSAddr }, check: func(c *Config) string { return checkAddr(c.ProxyTLSAddr) }},
+		{key: "tls.cert_file", flag: "tls-cert-file", usage: "PEM certificate (chain) of the proxy's TLS listener; reloaded when it changes",
+			ptr: func(c *Config) any { return &c.TLS.CertFile }, check: func(c *Config) string { return pairedFile(c.TLS.CertFile, c.TLS.KeyFile, "tls.key_file") }},
+		{key: "tls.key_file", flag: "tls-key-file", usage: "PEM private key of tls.cert_file",
+			ptr: func(c *Config) any { return &c.TLS.KeyFile }, check: func(c *Config) string { return pairedFile(c.TLS.KeyFile, c.TLS.CertFile, "tls.cert_file") }},
+		{key: "h2c", usage: "serve cleartext HTTP/2 beside HTTP/1.1 on the proxy listener",
+			ptr: func(c *Config) any { return &c.H2C }},
+		{key: "max_connections", usage: "most concurrent connections per proxy listener (0: no cap)",
+			ptr: func(c *Config) any { return &c.MaxConnections }, check: func(c *Config) string { return sizeRange(int64(c.MaxConnections), 0, 1<<24) }},
+		{key: "proxy_max_body", usage: "largest request body an API accepts unless it sets max_body_bytes",
+			ptr: func(c *Config) any { return &c.ProxyMaxBody }, check: func(c *Config) string { return sizeRange(c.ProxyMaxBody, 1, 1<<50) }},
+		{key: "read_timeout", usage: "how long reading a whole request may take on the proxy listener (0: no limit)",
+			ptr: func(c *Config) any { return &c.ReadTimeout }, check: func(c *Config) string { return nonNegative(c.ReadTimeout) }},
+		{key: "write_timeout", usage: "how long writing a whole response may take on the proxy listener (0: no limit)",
+			ptr: func(c *Config) any { return &c.WriteTimeout }, check: func(c *Config) string { return nonNegative(c.WriteTimeout) }},
 		{key: "admin_max_body", usage: "largest admin API request body",
 			ptr: func(c *Config) any { return &c.AdminMaxBody }, check: func(c *Config) string { return sizeRange(c.AdminMaxBody, 1<<10, 1<<30) }},
 		{key: "demo.enabled", flag: "demo", usage: "seed a demo upstream, APIs, plans, a developer and a key",
@@ -137,6 +153,14 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return n * mult, nil
+}
+
+// pairedFile checks one of two settings that go together.
+func pairedFile(this, other, otherKey string) string {
+	if this == "" && other != "" {
+		return "must be set together with " + otherKey
+	}
+	return ""
 }
 
 func required(s string) string {
@@ -286,6 +310,9 @@ func isSchemeName(s string) bool {
 func listenerConflicts(c *Config) [][2]string {
 	type l struct{ key, addr string }
 	ls := []l{{"proxy_addr", c.ProxyAddr}, {"admin_addr", c.AdminAddr}, {"portal_addr", c.PortalAddr}}
+	if c.TLS.Enabled() {
+		ls = append(ls, l{"proxy_tls_addr", c.ProxyTLSAddr})
+	}
 	if c.Demo.Enabled {
 		ls = append(ls, l{"demo.upstream_addr", c.Demo.UpstreamAddr})
 	}
