@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/listener"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -80,6 +82,19 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	if err != nil {
 		return err
 	}
+	var tlsL net.Listener
+	if cfg.TLS.Enabled() {
+		cert, err := listener.LoadCertificate(cfg.TLS.CertFile, cfg.TLS.KeyFile, certCheckInterval, log)
+		if err != nil {
+			return err
+		}
+		raw, err := ls.listen("proxy tls", cfg.ProxyTLSAddr)
+		if err != nil {
+			return err
+		}
+		tlsL = tls.NewListener(listener.Limit(raw, cfg.MaxConnections), cert.TLSConfig())
+	}
+	proxyL = listener.Limit(proxyL, cfg.MaxConnections)
 	var demoL net.Listener
 	if cfg.Demo.Enabled {
 		if demoL, err = ls.listen("demo upstream", cfg.Demo.UpstreamAddr); err != nil {
@@ -97,7 +112,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		}
 	}
 
-	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway")})
+	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody})
 	if err := gw.Load(ctx, st); err != nil {
 		// Not fatal: the store may recover, and /readyz says what is wrong meanwhile.
 		log.Error("initial route table load failed", "err", err)
@@ -122,9 +137,12 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 
 	servers := []*server{
-		{name: "proxy", l: proxyL, h: gw},
+		{name: "proxy", l: proxyL, h: gw, proxy: true},
 		{name: "admin", l: adminL, h: adminH},
 		{name: "portal", l: portalL, h: portalH},
+	}
+	if tlsL != nil {
+		servers = append(servers, &server{name: "proxy tls", l: tlsL, h: gw, proxy: true, tls: true})
 	}
 	if demoL != nil {
 		servers = append(servers, &server{name: "demo upstream", l: demoL, h: demo.Upstream()})
@@ -141,6 +159,16 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			BaseContext:       func(net.Listener) context.Context { return ctx },
+		}
+		if s.proxy {
+			s.srv.ReadTimeout = cfg.ReadTimeout.D()
+			s.srv.WriteTimeout = cfg.WriteTimeout.D()
+			// HTTP/1.1 always; HTTP/2 over TLS by ALPN (the TLS listener offers h2);
+			// cleartext HTTP/2 with prior knowledge when h2c is on.
+			s.srv.Protocols = new(http.Protocols)
+			s.srv.Protocols.SetHTTP1(true)
+			s.srv.Protocols.SetHTTP2(true)
+			s.srv.Protocols.SetUnencryptedHTTP2(cfg.H2C)
 		}
 		wg.Go(func() {
 			if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -176,11 +204,17 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 }
 
 type server struct {
-	name string
-	l    net.Listener
-	h    http.Handler
-	srv  *http.Server
+	name  string
+	l     net.Listener
+	h     http.Handler
+	proxy bool // API traffic: proxy timeouts and protocols apply
+	tls   bool
+	srv   *http.Server
 }
+
+// certCheckInterval is how often, at most, the proxy's certificate files are checked for
+// a renewal (on the handshake path, so an idle node does no work).
+const certCheckInterval = 10 * time.Second
 
 // shutdown stops accepting, then waits for in-flight requests up to timeout.
 func shutdown(servers []*server, timeout time.Duration, log *slog.Logger) {
@@ -241,10 +275,19 @@ func baseURL(l net.Listener) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
+// url is where a person reaches s.
+func (s *server) url() string {
+	u := baseURL(s.l)
+	if s.tls {
+		u = "https" + strings.TrimPrefix(u, "http")
+	}
+	return u
+}
+
 func printBanner(w io.Writer, servers []*server, bootstrap string, seeded *demo.Seeded, envToken bool) {
 	fmt.Fprintln(w, "Gatehouse is running.")
 	for _, s := range servers {
-		fmt.Fprintf(w, "  %-14s %s\n", s.name, baseURL(s.l))
+		fmt.Fprintf(w, "  %-14s %s\n", s.name, s.url())
 	}
 	switch {
 	case bootstrap != "":

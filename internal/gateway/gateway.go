@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,11 +29,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport carries requests upstream; nil means a tuned clone of the default.
 	Transport http.RoundTripper
+	// MaxBodyBytes caps request bodies of APIs that set no max_body_bytes; 0: no cap.
+	MaxBodyBytes int64
 }
 
 // Gateway serves API traffic from the latest compiled snapshot.
 type Gateway struct {
 	log     *slog.Logger
+	maxBody int64
 	snap    atomic.Pointer[Snapshot]
 	loadErr atomic.Pointer[error] // last compile or load failure; nil once a load succeeds
 	proxy   *httputil.ReverseProxy
@@ -40,7 +44,7 @@ type Gateway struct {
 
 // New returns a Gateway with no snapshot: it answers 503 until Load succeeds.
 func New(opts Options) *Gateway {
-	g := &Gateway{log: opts.Logger}
+	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -206,6 +210,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusServiceUnavailable, "no_healthy_upstream", fmt.Sprintf("API %q has no upstream target in rotation", rt.api.Name))
 		return
 	}
+	if limit := cmp.Or(rt.api.MaxBodyBytes, g.maxBody); limit > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > limit {
+			problem.Write(w, http.StatusRequestEntityTooLarge, gatehouse.ETooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit) // a streamed body is cut at the limit
+	}
 	if r.Header.Get("X-Request-Id") == "" {
 		r.Header.Set("X-Request-Id", newRequestID())
 	}
@@ -248,6 +259,11 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	name := ""
 	if h.route != nil {
 		name = h.route.api.Name
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		problem.Write(w, http.StatusRequestEntityTooLarge, gatehouse.ETooLarge, fmt.Sprintf("the request body exceeds %d bytes", tooLarge.Limit))
+		return
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		g.log.Warn("upstream timeout", "api", name, "err", err)
