@@ -32,6 +32,8 @@ type Options struct {
 	// /readyz shows the Message of a *gatehouse.Error it returns, and only "failed" for
 	// other errors, whose text goes to the log: /readyz needs no token.
 	Ready func(ctx context.Context) error
+	// Gateway reports what the node's data plane serves (GET /v1/gateway); nil answers 404.
+	Gateway func() *gatehouse.GatewayStatus
 	// Extra lets the server mount more routes on the same mux (publish, metrics). Those
 	// routes get no authentication from this package; they bring their own.
 	Extra func(mux *http.ServeMux)
@@ -45,6 +47,7 @@ type server struct {
 	version string
 	maxBody int64
 	ready   func(ctx context.Context) error
+	gateway func() *gatehouse.GatewayStatus
 	now     func() time.Time
 	tokens  *tokenCache
 	mux     *http.ServeMux
@@ -63,6 +66,7 @@ func newServer(opts Options) *server {
 		version: opts.Version,
 		maxBody: opts.MaxBodyBytes,
 		ready:   opts.Ready,
+		gateway: opts.Gateway,
 		now:     time.Now,
 		mux:     http.NewServeMux(),
 	}

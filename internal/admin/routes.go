@@ -30,6 +30,7 @@ func (s *server) routes() []route {
 		{get, "/readyz", true, s.readyz},
 		{get, "/v1/openapi.json", true, s.openapi},
 		{get, "/v1/status", false, s.status},
+		{get, "/v1/gateway", false, s.gatewayStatus},
 
 		{get, "/v1/apis", false, s.listAPIs},
 		{post, "/v1/apis", false, s.createAPI},

@@ -102,3 +102,13 @@ func readyMessage(err error) string {
 	}
 	return "failed; see the server log"
 }
+
+// gatewayStatus reports what this node's data plane serves: the revision of its route
+// table, why a newer configuration was not applied, and every target's health.
+func (s *server) gatewayStatus(w http.ResponseWriter, r *http.Request) error {
+	if s.gateway == nil {
+		return gatehouse.Errorf(gatehouse.ENotFound, "this node runs no gateway")
+	}
+	s.writeJSON(w, r, http.StatusOK, s.gateway())
+	return nil
+}
