@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody})
+	defer gw.Close()
 	if err := gw.Load(ctx, st); err != nil {
 		// Not fatal: the store may recover, and /readyz says what is wrong meanwhile.
 		log.Error("initial route table load failed", "err", err)
@@ -123,6 +124,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		Logger:       log.With("component", "admin"),
 		Version:      env.Version,
 		MaxBodyBytes: cfg.AdminMaxBody,
+		Gateway:      gw.Status,
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
 				// A gatehouse.Error's message is shown on /readyz; this one holds no secrets.
@@ -148,6 +150,11 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		servers = append(servers, &server{name: "demo upstream", l: demoL, h: demo.Upstream()})
 	}
 
+	// Requests must outlive the stop signal so that Shutdown can drain them: their base
+	// context is cancelled only after the drain (or its timeout), not when ctx is.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+
 	var wg sync.WaitGroup
 	errc := make(chan error, len(servers))
 	wg.Go(func() { gw.Watch(ctx, st) })
@@ -158,7 +165,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 			IdleTimeout:       cfg.IdleTimeout.D(),
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			BaseContext:       func(net.Listener) context.Context { return ctx },
+			BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		}
 		if s.proxy {
 			s.srv.ReadTimeout = cfg.ReadTimeout.D()
@@ -198,6 +205,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	// Drain with a fresh context: the parent is already cancelled.
 	shutdown(servers, cfg.ShutdownTimeout.D(), log)
+	cancelRequests() // ends what outlived the drain: streams, hijacked connections
 	cancel()
 	wg.Wait()
 	return runErr

@@ -1,10 +1,10 @@
 // Package gateway is the data plane: it compiles every served API into an immutable route
-// table, swaps it atomically when the store reports a change, and proxies requests to the
-// upstream targets with the standard library's httputil.ReverseProxy.
+// table (internal/gateway/router) with an upstream pool per API
+// (internal/gateway/upstream), swaps it atomically when the store reports a change, and
+// proxies requests with the standard library's httputil.ReverseProxy, configured per API.
 package gateway
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,87 +14,88 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway/router"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway/upstream"
 	"github.com/gatehouse-dev/gatehouse/internal/problem"
 )
 
 // Options configures a Gateway.
 type Options struct {
 	Logger *slog.Logger
-	// Transport carries requests upstream; nil means a tuned clone of the default.
-	Transport http.RoundTripper
 	// MaxBodyBytes caps request bodies of APIs that set no max_body_bytes; 0: no cap.
 	MaxBodyBytes int64
+	// Upstream configures the upstream pools (tests inject a transport here).
+	Upstream upstream.Options
 }
 
 // Gateway serves API traffic from the latest compiled snapshot.
 type Gateway struct {
 	log     *slog.Logger
 	maxBody int64
+	pools   *upstream.Registry
+	buffers httputil.BufferPool
+
+	loadMu  sync.Mutex // serialises loads, so snapshots are swapped in revision order
 	snap    atomic.Pointer[Snapshot]
 	loadErr atomic.Pointer[error] // last compile or load failure; nil once a load succeeds
-	proxy   *httputil.ReverseProxy
 }
 
-// New returns a Gateway with no snapshot: it answers 503 until Load succeeds.
+// New returns a Gateway with no snapshot: it answers 503 until Load succeeds. Close
+// releases its upstream pools.
 func New(opts Options) *Gateway {
-	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool()}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
-	tr := opts.Transport
-	if tr == nil {
-		tr = newTransport()
+	uo := opts.Upstream
+	if uo.Logger == nil {
+		uo.Logger = g.log
 	}
-	g.proxy = &httputil.ReverseProxy{
-		Rewrite:      rewrite,
-		Transport:    tr,
-		BufferPool:   newBufferPool(),
-		ErrorHandler: g.proxyError,
-		// Responses stream as they arrive; ReverseProxy flushes event streams itself.
-		FlushInterval: 0,
-	}
+	g.pools = upstream.NewRegistry(uo)
 	return g
 }
 
-// newTransport tunes the pool for a proxy: the stdlib keeps only 2 idle connections per
-// host, which makes a busy gateway redial constantly.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 256
-	t.IdleConnTimeout = 90 * time.Second
-	t.ResponseHeaderTimeout = 60 * time.Second
-	// The client's Accept-Encoding is forwarded as is; the transport must not add its own
-	// and transparently decompress, or the client would get a body it did not ask for.
-	t.DisableCompression = true
-	return t
-}
+// Close stops health checks and closes idle upstream connections.
+func (g *Gateway) Close() { g.pools.Close() }
 
 // Snapshot returns the snapshot being served, or nil before the first load.
 func (g *Gateway) Snapshot() *Snapshot { return g.snap.Load() }
 
 // Ready reports nil when a snapshot is serving and the latest load succeeded.
 func (g *Gateway) Ready() error {
-	if g.snap.Load() == nil {
+	s := g.snap.Load()
+	if s == nil {
 		return errors.New("no route table loaded yet")
 	}
 	if p := g.loadErr.Load(); p != nil {
-		return fmt.Errorf("serving revision %d; latest configuration failed: %w", g.snap.Load().Revision, *p)
+		return fmt.Errorf("serving revision %d; the latest configuration failed: %w", s.Revision, *p)
 	}
 	return nil
 }
 
+// Status reports what the gateway serves, for the admin API.
+func (g *Gateway) Status() *gatehouse.GatewayStatus {
+	st := &gatehouse.GatewayStatus{APIs: []gatehouse.APIStatus{}}
+	if s := g.snap.Load(); s != nil {
+		st.Revision, st.LoadedAt, st.APIs = s.Revision, s.Compiled, s.status()
+	}
+	if p := g.loadErr.Load(); p != nil {
+		st.Error = (*p).Error()
+	}
+	return st
+}
+
 // Load reads every API from st, compiles a snapshot and swaps it in. On failure the
-// previous snapshot keeps serving and the error is reported by Ready.
+// previous snapshot keeps serving and the error is reported by Ready and Status.
 func (g *Gateway) Load(ctx context.Context, st gatehouse.Store) error {
+	g.loadMu.Lock()
+	defer g.loadMu.Unlock()
 	err := g.load(ctx, st)
 	if err != nil {
 		g.loadErr.Store(&err)
@@ -122,12 +123,23 @@ func (g *Gateway) load(ctx context.Context, st gatehouse.Store) error {
 		}
 		f.After = page.Next
 	}
-	s, err := Compile(rev, apis)
+	return g.Swap(rev, apis)
+}
+
+// Swap compiles apis as revision rev and serves them, or keeps the current snapshot and
+// returns why not.
+func (g *Gateway) Swap(rev int64, apis []*gatehouse.API) error {
+	s, err := g.compile(rev, apis)
 	if err != nil {
 		return err
 	}
 	g.snap.Store(s)
-	g.log.Info("route table loaded", "revision", rev, "apis", len(apis))
+	names := make([]string, 0, len(s.apis))
+	for _, ar := range s.apis {
+		names = append(names, ar.api.Name)
+	}
+	g.pools.Retain(names) // pools of removed or changed APIs close once nothing uses them
+	g.log.Info("route table loaded", "revision", rev, "apis", len(s.apis))
 	return nil
 }
 
@@ -174,14 +186,6 @@ func drain(c <-chan gatehouse.Change) {
 	}
 }
 
-type ctxKey struct{}
-
-// hop is what the handler decided, carried to the proxy's Rewrite.
-type hop struct {
-	route  *route
-	target *target
-}
-
 // ServeHTTP routes one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := g.snap.Load()
@@ -189,104 +193,142 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusServiceUnavailable, "not_ready", "the gateway has not loaded its configuration yet")
 		return
 	}
-	rt := s.match(hostOf(r.Host), r.URL.Path)
-	if rt == nil {
-		problem.Write(w, http.StatusNotFound, "no_route", "no API is served at this host and path")
+	var m router.Match[*apiRoute]
+	switch s.table.Lookup(r.Host, r.URL.Path, r.Method, &m) {
+	case router.NotFound:
+		detail := "no API is served at this host and path"
+		if m.Value != nil {
+			detail = m.Value.unrouted
+		}
+		problem.Write(w, http.StatusNotFound, "no_route", detail)
+		return
+	case router.MethodNotAllowed:
+		w.Header().Set("Allow", m.Allow)
+		problem.Write(w, http.StatusMethodNotAllowed, "method_not_allowed", m.Value.unrouted)
 		return
 	}
-	switch rt.api.State {
-	case gatehouse.StateRetired:
-		problem.Write(w, http.StatusGone, "api_retired", fmt.Sprintf("API %q is retired", rt.api.Name))
+	ar := m.Value
+	if ar.retired != "" {
+		problem.Write(w, http.StatusGone, "api_retired", ar.retired)
 		return
-	case gatehouse.StateDeprecated:
-		// RFC 9745: the date the API was deprecated, as a structured-field date.
-		w.Header().Set("Deprecation", "@"+strconv.FormatInt(rt.api.UpdatedAt.Unix(), 10))
-		if rt.sunset != "" {
-			w.Header().Set("Sunset", rt.sunset) // RFC 8594
+	}
+	h := w.Header()
+	if ar.deprecation != "" {
+		h.Set("Deprecation", ar.deprecation)
+		if ar.sunset != "" {
+			h.Set("Sunset", ar.sunset)
 		}
 	}
-	t := rt.pick()
-	if t == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "no_healthy_upstream", fmt.Sprintf("API %q has no upstream target in rotation", rt.api.Name))
-		return
-	}
-	if limit := cmp.Or(rt.api.MaxBodyBytes, g.maxBody); limit > 0 && r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > limit {
-			problem.Write(w, http.StatusRequestEntityTooLarge, gatehouse.ETooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit))
+	if ar.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > ar.maxBody {
+			problem.Write(w, http.StatusRequestEntityTooLarge, gatehouse.ETooLarge, fmt.Sprintf("the request body exceeds %d bytes", ar.maxBody))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit) // a streamed body is cut at the limit
+		r.Body = http.MaxBytesReader(w, r.Body, ar.maxBody) // a streamed body is cut at the limit
 	}
-	if r.Header.Get("X-Request-Id") == "" {
-		r.Header.Set("X-Request-Id", newRequestID())
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 200 {
+		id = newRequestID()
+		r.Header.Set("X-Request-Id", id)
 	}
-	w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
-	ctx := r.Context()
-	if d := rt.api.Upstream.ResponseTimeout.D(); d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
-	}
+	h.Set("X-Request-Id", id)
 	if isUpgrade(r) {
 		w = upgradeWriter{w}
 	}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, hop{rt, t})))
+	ar.proxy.ServeHTTP(w, r)
 }
 
-func rewrite(pr *httputil.ProxyRequest) {
-	h := pr.In.Context().Value(ctxKey{}).(hop)
-	if h.route.api.StripPath && h.route.prefix != "/" {
-		p := strings.TrimPrefix(pr.In.URL.Path, h.route.prefix)
-		if p == "" {
-			p = "/"
+// rewrite shapes the outgoing request. The pool sets scheme, host and the target's base
+// path per attempt (a retry may go elsewhere), so only what is the same for every target
+// is done here.
+func (ar *apiRoute) rewrite(pr *httputil.ProxyRequest) {
+	if ar.strip {
+		p := strings.TrimPrefix(pr.In.URL.Path, ar.prefix)
+		if p == "" || p[0] != '/' {
+			p = "/" + p
 		}
 		pr.Out.URL.Path = p
 		pr.Out.URL.RawPath = ""
 		if raw := pr.In.URL.RawPath; raw != "" {
-			pr.Out.URL.RawPath = strings.TrimPrefix(raw, h.route.prefix)
-			if pr.Out.URL.RawPath == "" {
-				pr.Out.URL.RawPath = "/"
+			if rp := strings.TrimPrefix(raw, ar.prefix); rp != raw {
+				if rp == "" || rp[0] != '/' {
+					rp = "/" + rp
+				}
+				pr.Out.URL.RawPath = rp
 			}
 		}
 	}
-	pr.SetURL(h.target.url)
 	pr.SetXForwarded()
-	pr.Out.Header.Set("X-Request-Id", pr.In.Header.Get("X-Request-Id"))
+	out := pr.Out.Header
+	out.Set("Forwarded", forwarded(pr.In))
+	out.Add("Via", via(pr.In))
 }
 
-func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	h, _ := r.Context().Value(ctxKey{}).(hop)
-	name := ""
-	if h.route != nil {
-		name = h.route.api.Name
+// forwarded renders RFC 7239's Forwarded for this hop. Earlier hops' values are not kept:
+// like X-Forwarded-For's, they are client-supplied until trusted proxies are configured.
+func forwarded(in *http.Request) string {
+	host, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		host = in.RemoteAddr
 	}
+	node := host
+	if strings.Contains(host, ":") {
+		node = `"[` + host + `]"` // IPv6 must be bracketed and quoted
+	}
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	return "for=" + node + ";host=" + quoteForwarded(in.Host) + ";proto=" + proto
+}
+
+func quoteForwarded(v string) string {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+		}
+	}
+	return v
+}
+
+// via is the Via entry this gateway adds (RFC 9110 §7.6.3), naming the protocol it received.
+func via(in *http.Request) string {
+	switch in.ProtoMajor {
+	case 2:
+		return "2 gatehouse"
+	case 3:
+		return "3 gatehouse"
+	}
+	return "1.1 gatehouse"
+}
+
+// addVia appends this hop to the response's Via, after the upstream's own.
+func addVia(resp *http.Response) error {
+	resp.Header.Add("Via", via(resp.Request))
+	return nil
+}
+
+// proxyError renders a failed proxy attempt once, as a problem document.
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error, api string) {
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch {
+	case errors.As(err, &tooLarge):
 		problem.Write(w, http.StatusRequestEntityTooLarge, gatehouse.ETooLarge, fmt.Sprintf("the request body exceeds %d bytes", tooLarge.Limit))
-		return
-	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		g.log.Warn("upstream timeout", "api", name, "err", err)
+	case errors.Is(err, upstream.ErrNoHealthyUpstream):
+		g.log.Warn("no healthy upstream", "api", api)
+		problem.Write(w, http.StatusServiceUnavailable, "no_healthy_upstream", fmt.Sprintf("API %q has no healthy upstream target", api))
+	case r.Context().Err() != nil:
+		// The client went away; nobody is listening for an error. 499 is nginx's habit
+		// for the access log; the status never reaches the client.
+		w.WriteHeader(499)
+	case upstream.IsTimeout(err):
+		g.log.Warn("upstream timeout", "api", api, "err", err)
 		problem.Write(w, http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time")
-		return
+	default:
+		g.log.Warn("upstream unavailable", "api", api, "err", err)
+		problem.Write(w, http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached")
 	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return // the client went away; nobody is listening for an error
-	}
-	g.log.Warn("upstream unavailable", "api", name, "err", err)
-	problem.Write(w, http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached")
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func hostOf(h string) string {
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
-		h = h[:i]
-	}
-	return strings.ToLower(h)
 }
 
 func newRequestID() string {
@@ -295,11 +337,20 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// bufferPool recycles ReverseProxy's copy buffers. It pools array pointers so that Put
+// converts the slice back without allocating a new slice header each time.
 type bufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 << 10
+
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 }
 
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(p []byte) { b.p.Put(&p) }
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[copyBufferSize]byte)[:] }
+
+func (b *bufferPool) Put(p []byte) {
+	if cap(p) >= copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(p[:copyBufferSize]))
+	}
+}

@@ -13,13 +13,17 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 )
 
-// origin answers with the path and a marker, so tests can see where a request landed.
+// origin answers with the path and what it saw, so tests can see where a request landed.
 func origin(t *testing.T, name string) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Origin", name)
 		w.Header().Set("X-Seen-Request-Id", r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Seen-Forwarded-For", r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("X-Seen-Forwarded", r.Header.Get("Forwarded"))
+		w.Header().Set("X-Seen-Via", r.Header.Get("Via"))
+		w.Header().Set("X-Seen-Host", r.Host)
+		w.Header().Set("X-Seen-Connection", r.Header.Get("Connection")+"|"+r.Header.Get("X-Hop"))
 		_, _ = io.WriteString(w, r.URL.RequestURI())
 	}))
 	t.Cleanup(s.Close)
@@ -37,75 +41,19 @@ func api(name, path string, hosts []string, state gatehouse.APIState, targets ..
 
 func newGateway(t *testing.T, apis ...*gatehouse.API) *Gateway {
 	t.Helper()
-	s, err := Compile(1, apis)
-	if err != nil {
+	g := New(Options{})
+	t.Cleanup(g.Close)
+	if err := g.Swap(1, apis); err != nil {
 		t.Fatal(err)
 	}
-	g := New(Options{})
-	g.snap.Store(s)
 	return g
 }
 
 func do(g http.Handler, method, url string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	g.ServeHTTP(rec, httptest.NewRequest(method, url, nil))
+	req := httptest.NewRequest(method, url, nil)
+	g.ServeHTTP(rec, req)
 	return rec
-}
-
-func TestRouting(t *testing.T) {
-	a, b, c, d, e := origin(t, "a"), origin(t, "b"), origin(t, "c"), origin(t, "d"), origin(t, "e")
-	g := newGateway(t,
-		api("root", "/", nil, gatehouse.StatePublished, a.URL),
-		api("orders", "/orders", nil, gatehouse.StatePublished, b.URL),
-		api("orders-v2", "/orders/v2", nil, gatehouse.StatePublished, c.URL),
-		api("shop", "/orders", []string{"shop.example.com"}, gatehouse.StatePublished, d.URL),
-		api("wild", "/", []string{"*.example.com"}, gatehouse.StatePublished, e.URL),
-		api("draft", "/draft", nil, gatehouse.StateDraft, b.URL),
-	)
-	tests := []struct {
-		url, origin, uri string
-	}{
-		{"http://gw/orders", "b", "/orders"},
-		{"http://gw/orders/1?x=y", "b", "/orders/1?x=y"},
-		{"http://gw/ordersx", "a", "/ordersx"}, // prefix match is per segment
-		{"http://gw/orders/v2/9", "c", "/orders/v2/9"},
-		{"http://gw/draft", "a", "/draft"}, // drafts are not served; the root API catches it
-		{"http://shop.example.com/orders/1", "d", "/orders/1"},
-		{"http://SHOP.example.com:8000/orders", "d", "/orders"},
-		{"http://shop.example.com/other", "e", "/other"}, // exact host had no match; wildcard does
-		{"http://x.example.com/orders", "e", "/orders"},
-		{"http://example.com/orders", "b", "/orders"}, // "*.example.com" does not match the apex
-	}
-	for _, tt := range tests {
-		rec := do(g, "GET", tt.url)
-		if rec.Code != 200 || rec.Header().Get("X-Origin") != tt.origin || rec.Body.String() != tt.uri {
-			t.Errorf("%s: got %d from %q with %q, want %q with %q", tt.url, rec.Code, rec.Header().Get("X-Origin"), rec.Body.String(), tt.origin, tt.uri)
-		}
-	}
-}
-
-func TestNoRouteAndLifecycle(t *testing.T) {
-	o := origin(t, "o")
-	sunset := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	dep := api("old", "/old", nil, gatehouse.StateDeprecated, o.URL)
-	dep.Sunset = &sunset
-	dep.UpdatedAt = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	g := newGateway(t,
-		api("live", "/live", nil, gatehouse.StatePublished, o.URL),
-		api("gone", "/gone", nil, gatehouse.StateRetired, o.URL),
-		dep,
-	)
-	rec := do(g, "GET", "http://gw/nowhere")
-	assertProblem(t, rec, 404, "no_route")
-	rec = do(g, "GET", "http://gw/gone/x")
-	assertProblem(t, rec, 410, "api_retired")
-	rec = do(g, "GET", "http://gw/old")
-	if rec.Code != 200 || rec.Header().Get("Deprecation") != "@1780272000" || rec.Header().Get("Sunset") != "Fri, 01 Jan 2027 00:00:00 UTC" {
-		t.Errorf("deprecated: %d Deprecation=%q Sunset=%q", rec.Code, rec.Header().Get("Deprecation"), rec.Header().Get("Sunset"))
-	}
-	if rec := do(New(Options{}), "GET", "http://gw/live"); rec.Code != 503 {
-		t.Errorf("no snapshot: %d", rec.Code)
-	}
 }
 
 func assertProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) {
@@ -122,6 +70,85 @@ func assertProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, cod
 	}
 }
 
+func TestRouting(t *testing.T) {
+	a, b, c, d, e := origin(t, "a"), origin(t, "b"), origin(t, "c"), origin(t, "d"), origin(t, "e")
+	templ := api("tmpl", "/t", nil, gatehouse.StatePublished, c.URL)
+	templ.Routes = []gatehouse.Route{{Path: "/items/{id}", Methods: []string{"GET"}}, {Path: "/items/{id}", Methods: []string{"DELETE"}}}
+	g := newGateway(t,
+		api("root", "/", nil, gatehouse.StatePublished, a.URL),
+		api("orders", "/orders", nil, gatehouse.StatePublished, b.URL),
+		api("shop", "/orders", []string{"shop.example.com"}, gatehouse.StatePublished, d.URL),
+		api("wild", "/", []string{"*.example.com"}, gatehouse.StatePublished, e.URL),
+		api("draft", "/draft", nil, gatehouse.StateDraft, b.URL),
+		templ,
+	)
+	tests := []struct {
+		method, url, origin, uri string
+	}{
+		{"GET", "http://gw/orders", "b", "/orders"},
+		{"GET", "http://gw/orders/1?x=y", "b", "/orders/1?x=y"},
+		{"GET", "http://gw/ordersx", "a", "/ordersx"}, // prefix match is per segment
+		{"GET", "http://gw/draft", "a", "/draft"},     // drafts are not served; the root API catches it
+		{"GET", "http://shop.example.com/orders/1", "d", "/orders/1"},
+		{"GET", "http://SHOP.example.com:8000/orders", "d", "/orders"},
+		{"GET", "http://shop.example.com/other", "e", "/other"}, // exact host had no match; wildcard does
+		{"GET", "http://x.example.com/orders", "e", "/orders"},
+		{"GET", "http://example.com/orders", "b", "/orders"}, // "*.example.com" does not match the apex
+		{"GET", "http://gw/t/items/7", "c", "/t/items/7"},
+		{"HEAD", "http://gw/t/items/7", "c", ""},
+		{"DELETE", "http://gw/t/items/7", "c", "/t/items/7"},
+	}
+	for _, tt := range tests {
+		rec := do(g, tt.method, tt.url)
+		if rec.Code != 200 || rec.Header().Get("X-Origin") != tt.origin || rec.Body.String() != tt.uri {
+			t.Errorf("%s %s: got %d from %q with %q, want %q with %q", tt.method, tt.url, rec.Code, rec.Header().Get("X-Origin"), rec.Body.String(), tt.origin, tt.uri)
+		}
+	}
+	assertProblem(t, do(g, "GET", "http://gw/t/other"), 404, "no_route") // the API owns /t; no fallback to root
+	rec := do(g, "POST", "http://gw/t/items/7")
+	assertProblem(t, rec, 405, "method_not_allowed")
+	if rec.Header().Get("Allow") != "DELETE, GET, HEAD" {
+		t.Errorf("Allow = %q", rec.Header().Get("Allow"))
+	}
+}
+
+func TestOpenAPIRoutes(t *testing.T) {
+	o := origin(t, "o")
+	a := api("pets", "/pets-api", nil, gatehouse.StatePublished, o.URL)
+	a.OpenAPI = "openapi: 3.1.0\ninfo: {title: Pets, version: '1'}\npaths:\n  /pets/{id}:\n    get: {operationId: getPet, responses: {'200': {description: ok}}}\n"
+	g := newGateway(t, a)
+	if rec := do(g, "GET", "http://gw/pets-api/pets/1"); rec.Code != 200 {
+		t.Errorf("documented operation: %d", rec.Code)
+	}
+	assertProblem(t, do(g, "GET", "http://gw/pets-api/cats/1"), 404, "no_route")
+	assertProblem(t, do(g, "PUT", "http://gw/pets-api/pets/1"), 405, "method_not_allowed")
+}
+
+func TestLifecycle(t *testing.T) {
+	o := origin(t, "o")
+	sunset := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	dep := api("old", "/old", nil, gatehouse.StateDeprecated, o.URL)
+	dep.Sunset = &sunset
+	dep.UpdatedAt = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	g := newGateway(t,
+		api("live", "/live", nil, gatehouse.StatePublished, o.URL),
+		api("gone", "/gone", nil, gatehouse.StateRetired, o.URL),
+		dep,
+	)
+	assertProblem(t, do(g, "GET", "http://gw/nowhere"), 404, "no_route")
+	assertProblem(t, do(g, "GET", "http://gw/gone/x"), 410, "api_retired")
+	rec := do(g, "GET", "http://gw/old")
+	if rec.Code != 200 || rec.Header().Get("Deprecation") != "@1780272000" || rec.Header().Get("Sunset") != "Fri, 01 Jan 2027 00:00:00 GMT" {
+		t.Errorf("deprecated: %d Deprecation=%q Sunset=%q", rec.Code, rec.Header().Get("Deprecation"), rec.Header().Get("Sunset"))
+	}
+	empty := New(Options{})
+	defer empty.Close()
+	assertProblem(t, do(empty, "GET", "http://gw/live"), 503, "not_ready")
+	if empty.Ready() == nil {
+		t.Error("a gateway without a snapshot must not be ready")
+	}
+}
+
 func TestStripPathAndHeaders(t *testing.T) {
 	o := origin(t, "o")
 	a := api("s", "/svc", nil, gatehouse.StatePublished, o.URL+"/base")
@@ -134,44 +161,46 @@ func TestStripPathAndHeaders(t *testing.T) {
 		"http://gw/svc/a%2Fb":     "/base/a%2Fb",
 		"http://gw/svc/x%20y/%3F": "/base/x%20y/%3F",
 	} {
-		rec := do(g, "GET", url)
-		if rec.Body.String() != want {
+		if rec := do(g, "GET", url); rec.Body.String() != want {
 			t.Errorf("%s → %q, want %q", url, rec.Body.String(), want)
 		}
 	}
-	req := httptest.NewRequest("GET", "http://gw/svc/x", nil)
+
+	req := httptest.NewRequest("GET", "http://gw.example/svc/x", nil)
+	req.RemoteAddr = "192.0.2.7:5555"
 	req.Header.Set("X-Request-Id", "abc-123")
+	req.Header.Set("Connection", "X-Hop")
+	req.Header.Set("X-Hop", "must not pass")
 	rec := httptest.NewRecorder()
 	g.ServeHTTP(rec, req)
-	if rec.Header().Get("X-Seen-Request-Id") != "abc-123" || rec.Header().Get("X-Request-Id") != "abc-123" {
-		t.Errorf("request id not passed through: %v", rec.Header())
+	h := rec.Header()
+	if h.Get("X-Seen-Request-Id") != "abc-123" || h.Get("X-Request-Id") != "abc-123" {
+		t.Errorf("request id not passed through: %v", h)
 	}
-	if rec.Header().Get("X-Seen-Forwarded-For") == "" {
-		t.Error("X-Forwarded-For not set")
+	if h.Get("X-Seen-Forwarded-For") != "192.0.2.7" || h.Get("X-Seen-Forwarded") != "for=192.0.2.7;host=gw.example;proto=http" {
+		t.Errorf("forwarding headers: XFF %q Forwarded %q", h.Get("X-Seen-Forwarded-For"), h.Get("X-Seen-Forwarded"))
 	}
-	rec = do(g, "GET", "http://gw/svc/x")
-	if id := rec.Header().Get("X-Seen-Request-Id"); len(id) != 32 {
+	if h.Get("X-Seen-Via") != "1.1 gatehouse" || h.Get("Via") != "1.1 gatehouse" {
+		t.Errorf("Via: request %q, response %q", h.Get("X-Seen-Via"), h.Get("Via"))
+	}
+	if h.Get("X-Seen-Connection") != "|" {
+		t.Errorf("hop-by-hop headers reached the upstream: %q", h.Get("X-Seen-Connection"))
+	}
+	if !strings.HasPrefix(h.Get("X-Seen-Host"), "127.0.0.1:") {
+		t.Errorf("upstream Host = %q, want the target's", h.Get("X-Seen-Host"))
+	}
+	if id := do(g, "GET", "http://gw/svc/x").Header().Get("X-Seen-Request-Id"); len(id) != 32 {
 		t.Errorf("generated request id %q", id)
 	}
 }
 
-func TestWeightedRoundRobin(t *testing.T) {
-	a, b := origin(t, "a"), origin(t, "b")
-	x := api("x", "/x", nil, gatehouse.StatePublished, a.URL, b.URL)
-	three, zero := 300, 0
-	x.Upstream.Targets[0].Weight = &three
-	g := newGateway(t, x)
-	counts := map[string]int{}
-	for range 40 {
-		counts[do(g, "GET", "http://gw/x").Header().Get("X-Origin")]++
+func TestForwardedIPv6(t *testing.T) {
+	req := httptest.NewRequest("GET", "http://h/", nil)
+	req.RemoteAddr = "[2001:db8::1]:443"
+	req.Host = "a b"
+	if got := forwarded(req); got != `for="[2001:db8::1]";host="a b";proto=http` {
+		t.Errorf("Forwarded = %s", got)
 	}
-	if counts["a"] != 30 || counts["b"] != 10 {
-		t.Errorf("weights 300:100 gave %v", counts)
-	}
-	x.Upstream.Targets[0].Weight = &zero
-	x.Upstream.Targets[1].Weight = &zero
-	g = newGateway(t, x)
-	assertProblem(t, do(g, "GET", "http://gw/x"), 503, "no_healthy_upstream")
 }
 
 func TestUpstreamErrors(t *testing.T) {
@@ -194,41 +223,42 @@ func TestUpstreamErrors(t *testing.T) {
 	if !hung.Load() {
 		t.Error("the slow upstream was never called")
 	}
+
+	zero := 0
+	off := api("off", "/off", nil, gatehouse.StatePublished, "http://127.0.0.1:1")
+	off.Upstream.Targets[0].Weight = &zero
+	g = newGateway(t, off)
+	assertProblem(t, do(g, "GET", "http://gw/off"), 503, "no_healthy_upstream")
 }
 
-func TestCompileConflicts(t *testing.T) {
-	_, err := Compile(1, []*gatehouse.API{
-		api("a", "/x", []string{"h.com"}, gatehouse.StatePublished, "http://a"),
-		api("b", "/x", []string{"h.com"}, gatehouse.StatePublished, "http://b"),
-	})
-	if err == nil || !strings.Contains(err.Error(), `both claim path "/x"`) {
-		t.Errorf("conflict not reported: %v", err)
-	}
-	// Same prefix on different hosts is fine.
-	if _, err := Compile(1, []*gatehouse.API{
-		api("a", "/x", []string{"h.com"}, gatehouse.StatePublished, "http://a"),
-		api("b", "/x", []string{"i.com"}, gatehouse.StatePublished, "http://b"),
-	}); err != nil {
-		t.Error(err)
-	}
+func TestBodyLimit(t *testing.T) {
+	o := origin(t, "o")
+	a := api("b", "/b", nil, gatehouse.StatePublished, o.URL)
+	a.MaxBodyBytes = 10
+	g := newGateway(t, a)
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequest("POST", "http://gw/b", strings.NewReader(strings.Repeat("x", 11))))
+	assertProblem(t, rec, 413, "too_large")
 }
 
-func FuzzMatch(f *testing.F) {
-	s, err := Compile(1, []*gatehouse.API{
-		api("root", "/", nil, gatehouse.StatePublished, "http://a"),
-		api("o", "/orders", []string{"*.example.com", "a.com"}, gatehouse.StatePublished, "http://b"),
+func TestSwapKeepsOldOnFailure(t *testing.T) {
+	o := origin(t, "o")
+	g := newGateway(t, api("a", "/x", []string{"h.com"}, gatehouse.StatePublished, o.URL))
+	err := g.Swap(2, []*gatehouse.API{
+		api("a", "/x", []string{"h.com"}, gatehouse.StatePublished, o.URL),
+		api("b", "/x", []string{"h.com"}, gatehouse.StatePublished, o.URL),
 	})
-	if err != nil {
-		f.Fatal(err)
+	if err == nil {
+		t.Fatal("two APIs on one host and path must not compile")
 	}
-	f.Add("a.com:80", "/orders/1")
-	f.Add("[::1]:8000", "/")
-	f.Add("", "")
-	f.Add("x.example.com", "/orders")
-	f.Fuzz(func(t *testing.T, host, path string) {
-		r := s.match(hostOf(host), path)
-		if r != nil && r.prefix != "/" && !strings.HasPrefix(path, r.prefix) {
-			t.Fatalf("matched %q for path %q", r.prefix, path)
-		}
-	})
+	if g.Snapshot().Revision != 1 {
+		t.Errorf("serving revision %d after a failed swap", g.Snapshot().Revision)
+	}
+	if rec := do(g, "GET", "http://h.com/x"); rec.Code != 200 {
+		t.Errorf("old snapshot stopped serving: %d", rec.Code)
+	}
+	st := g.Status()
+	if st.Revision != 1 || len(st.APIs) != 1 || len(st.APIs[0].Targets) != 1 || !st.APIs[0].Targets[0].Healthy {
+		t.Errorf("status %+v", st)
+	}
 }

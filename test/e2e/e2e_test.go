@@ -342,8 +342,12 @@ func TestGracefulShutdown(t *testing.T) {
 			return
 		}
 		defer resp.Body.Close()
-		_, reqErr = io.ReadAll(resp.Body)
+		var body []byte
+		body, reqErr = io.ReadAll(resp.Body)
 		code = resp.StatusCode
+		if reqErr == nil && !strings.Contains(string(body), `"path": "/delay/1500"`) {
+			reqErr = fmt.Errorf("the drained request's body is not the upstream's answer: %q", body)
+		}
 	})
 	time.Sleep(400 * time.Millisecond)
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
