@@ -431,3 +431,43 @@ func wsEcho(w http.ResponseWriter, r *http.Request) {
 		conn.Write(wsFrame(msg, false))
 	}
 }
+
+// TestBadConfigKeepsServing: a configuration that cannot compile (two APIs claiming one
+// host and path) leaves the previous route table serving, and /readyz and /v1/gateway say
+// why; fixing it makes the node ready again.
+func TestBadConfigKeepsServing(t *testing.T) {
+	t.Parallel()
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "first") }))
+	t.Cleanup(o.Close)
+	n := start(t, t.TempDir(), testToken)
+	n.putAPI(map[string]any{"name": "first", "state": "published", "path": "/same", "upstream": map[string]any{"targets": targets(o.URL)}})
+	waitServed(t, n.proxy()+"/same", 200)
+	n.putAPI(map[string]any{"name": "second", "state": "published", "path": "/same", "upstream": map[string]any{"targets": targets(o.URL)}})
+
+	eventually(t, 3*time.Second, func() error {
+		code, body, err := get(n.admin() + "/readyz")
+		if err != nil || code != 503 || !strings.Contains(body, `both`) && !strings.Contains(body, "second") {
+			return fmt.Errorf("/readyz: %d %s %v", code, body, err)
+		}
+		return nil
+	})
+	var st struct {
+		Revision int64
+		Error    string
+		APIs     []struct{ Name string }
+	}
+	n.call("GET", "/v1/gateway", nil, &st)
+	if st.Error == "" || len(st.APIs) != 1 || st.APIs[0].Name != "first" {
+		t.Errorf("/v1/gateway after a bad change: %+v", st)
+	}
+	if code, body, _ := get(n.proxy() + "/same"); code != 200 || body != "first" {
+		t.Errorf("the previous table stopped serving: %d %q", code, body)
+	}
+	n.call("DELETE", "/v1/apis/second", nil, nil)
+	eventually(t, 3*time.Second, func() error {
+		if code, body, _ := get(n.admin() + "/readyz"); code != 200 {
+			return fmt.Errorf("/readyz after the fix: %d %s", code, body)
+		}
+		return nil
+	})
+}
