@@ -38,3 +38,9 @@ fuzz:
 
 clean:
 	rm -rf bin gatehouse-data
+
+# The gateway benchmark against nginx and Caddy (docs/benchmarks.md); about 2 minutes,
+# writes docs/benchmarks.md. A smoke run: make bench BENCH_ARGS=--quick
+.PHONY: bench
+bench:
+	bench/run.sh $(BENCH_ARGS)
