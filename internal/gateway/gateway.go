@@ -282,11 +282,16 @@ func forwarded(in *http.Request) string {
 	return "for=" + node + ";host=" + quoteForwarded(in.Host) + ";proto=" + proto
 }
 
+// quoteForwarded makes v a token or a quoted-string. It runs per request, and a Host
+// with a port always needs quotes, so the common case is one concatenation.
 func quoteForwarded(v string) string {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+			if strings.ContainsAny(v, `"\`) {
+				v = strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), `"`, `\"`)
+			}
+			return `"` + v + `"`
 		}
 	}
 	return v
