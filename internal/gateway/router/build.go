@@ -98,8 +98,7 @@ func presize[T any](c *core, entries []Entry[T]) {
 	c.rnodes = make([]rnode, 0, rn)
 	c.leaves = make([]leaf, 0, lv)
 	c.edges = make([]edge, 0, pn+rn)
-	c.methods = make([]sref, 0, ms)
-	c.routes = make([]int32, 0, ms)
+	c.methods = make([]methodRoute, 0, ms)
 	c.names = make([]string, 0, ns)
 	c.params = make([][]string, 0, lv)
 }

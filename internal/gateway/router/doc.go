@@ -66,10 +66,12 @@
 //
 // # Build errors
 //
-// Build reports every problem rather than guessing: two entries with the same host and prefix,
-// two routes of one entry with the same method and equivalent templates ("/a/{x}" and
-// "/a/{y}"), and invalid hosts, prefixes, templates and methods. Each error names the
-// entries or routes involved.
+// Build reports every problem rather than guessing (up to 20, then a count): two entries with
+// the same host and prefix, two routes of one entry with the same method and equivalent
+// templates ("/a/{x}" and "/a/{y}"), templates with more than MaxParams parameters, and
+// invalid hosts, prefixes, templates and methods. Each error names the entries or routes
+// involved. A route with no methods and one listing methods may share a template: the listed
+// methods go to the latter, the rest to the former.
 //
 // RoutesFromOpenAPI derives routes from an OpenAPI 3.x or Swagger 2.0 document, for APIs that
 // attach a document instead of listing routes.

@@ -1,8 +1,11 @@
 package router
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"testing"
 )
 
 // refResult is what refLookup decides.
@@ -218,4 +221,72 @@ func refOwner[T any](entries []Entry[T], host, path string) int {
 		}
 	}
 	return -1
+}
+
+// TestRandomTables compares Lookup with the reference on random tables built from a small
+// alphabet, so that overlaps, backtracking and Allow unions are common; FuzzTable explores
+// further when run with -fuzz.
+func TestRandomTables(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	template := func() string {
+		var b strings.Builder
+		n := 1 + rng.IntN(4)
+		for i := range n {
+			b.WriteByte('/')
+			switch s := pick("a", "b", "{p}", "{q}", "", "c", "{r...}"); {
+			case s == "" && i < n-1, strings.HasSuffix(s, "...}") && i < n-1:
+				b.WriteString("a")
+			case strings.HasPrefix(s, "{"):
+				b.WriteString(s[:2] + fmt.Sprint(i) + s[2:]) // distinct names within a template
+			default:
+				b.WriteString(s)
+			}
+		}
+		return b.String()
+	}
+	path := func() string {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString("/" + pick("a", "b", "c", "", "x", "api"))
+		}
+		return b.String()
+	}
+	built, results := 0, map[Result]int{}
+	for range 1000 {
+		var es []Entry[string]
+		for i := range 1 + rng.IntN(4) {
+			e := Entry[string]{Name: fmt.Sprint(i), Value: fmt.Sprint(i), Prefix: pick("/", "/api", "/a", "/api/v1")}
+			if h := pick("", "x.test", "*.test", "*.x.test"); h != "" {
+				e.Hosts = []string{h}
+			}
+			for range rng.IntN(6) {
+				r := Route{Path: template()}
+				for range rng.IntN(3) {
+					r.Methods = append(r.Methods, pick("GET", "POST", "HEAD", "DELETE"))
+				}
+				e.Routes = append(e.Routes, r)
+			}
+			es = append(es, e)
+		}
+		tbl, err := Build(es)
+		if err != nil {
+			continue
+		}
+		built++
+		var m Match[string]
+		for range 50 {
+			host, p, method := pick("x.test", "y.x.test", "X.TEST:80", "other", "z.test"), path(), pick("GET", "POST", "HEAD", "PUT")
+			res := tbl.Lookup(host, p, method, &m)
+			checkMatch(t, es, host, p, method, res, &m)
+			results[res]++
+		}
+	}
+	t.Logf("%d tables; lookups by result: %v", built, results)
+	if results[Found] < 1000 || results[MethodNotAllowed] < 100 {
+		t.Errorf("too few interesting lookups: %v", results)
+	}
+	if built < 250 {
+		t.Errorf("only %d of 1000 random tables built; the generator needs fewer conflicts", built)
+	}
 }

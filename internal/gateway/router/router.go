@@ -138,12 +138,18 @@ type core struct {
 	leaves  []leaf
 	edges   []edge             // the static children of every node, each node's side by side
 	indexes []map[string]int32 // children.index points here
-	methods []sref             // leaves' methods, each leaf's side by side
-	routes  []int32            // routes[i] is the route that serves methods[i]
+	methods []methodRoute      // leaves' methods, each leaf's side by side
 	allows  []string           // Allow lists, each distinct one once
 	strs    string             // every string that nodes and leaves compare, each once
 	names   []string           // the entries' parameter names; entry.params are windows on it
 	params  [][]string
+}
+
+// methodRoute is a method a leaf serves, and the route that serves it: side by side, so
+// that accepting a method reads one cache line.
+type methodRoute struct {
+	method sref
+	route  int32
 }
 
 // sref is a window on core.strs.
@@ -221,10 +227,11 @@ func (c *core) child(k children, seg string) int32 {
 	return -1
 }
 
-// maxHost is the longest host name (RFC 1035) plus room for an IPv6 zone; longer hosts can
-// match only host-less entries, and the bound lets the lower-case copy live on the stack.
+// maxHost bounds the hosts that buckets can match: a little over the longest DNS name (253),
+// so that the lower-case copy of a host fits a buffer on the stack.
 const maxHost = 255
 
+// lookup is Lookup without the entry's value. It resets p and returns the rest of the match.
 func (c *core) lookup(host, path, method string, p *Params) (res Result, e, r int32, allow, rest string) {
 	p.names = nil
 	if path == "" {
@@ -348,8 +355,8 @@ func hostname(h string) string {
 func (c *core) prefix(root int32, path string) int32 {
 	n := &c.pnodes[root]
 	best := n.entry
-	for p := path[1:]; ; {
-		seg, rest, more := strings.Cut(p, "/")
+	for p := path[1:]; n.kids.n > 0; {
+		seg, rest, more := cut(p)
 		next := c.child(n.kids, seg)
 		if next < 0 {
 			return best
@@ -359,10 +366,20 @@ func (c *core) prefix(root int32, path string) int32 {
 			best = n.entry
 		}
 		if !more {
-			return best
+			break
 		}
 		p = rest
 	}
+	return best
+}
+
+// cut splits the first segment off p, like strings.Cut(p, "/") without going through
+// strings.Index on the hottest path.
+func cut(p string) (seg, rest string, more bool) {
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:], true
+	}
+	return p, "", false
 }
 
 // walker searches an entry's route trie for one path and method.
@@ -380,7 +397,7 @@ type walker struct {
 // the backtracking costs at most the size of the trie.
 func (w *walker) walk(n int32, p string, np int) int32 {
 	nd := &w.c.rnodes[n]
-	seg, rest, more := strings.Cut(p, "/")
+	seg, rest, more := cut(p)
 	if next := w.c.child(nd.kids, seg); next >= 0 {
 		if r := w.step(next, rest, more, np); r >= 0 {
 			return r
@@ -416,8 +433,8 @@ func (w *walker) step(next int32, rest string, more bool, np int) int32 {
 func (w *walker) accept(l int32) int32 {
 	lf := &w.c.leaves[l]
 	for i := lf.first; i < lf.first+lf.n; i++ {
-		if m := w.c.methods[i]; int(m.n) == len(w.method) && w.c.str(m) == w.method {
-			return w.c.routes[i]
+		if m := w.c.methods[i]; int(m.method.n) == len(w.method) && w.c.str(m.method) == w.method {
+			return m.route
 		}
 	}
 	if lf.any >= 0 {

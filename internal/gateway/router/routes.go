@@ -139,22 +139,29 @@ func (b *builder) fillLeaf(en *entry, l int32, group []leafRoute, routes []Route
 			}
 			m = strings.ToUpper(m)
 			ref := b.intern(m)
-			if i := slices.Index(b.c.methods[start:], ref); i >= 0 {
-				if other := b.c.routes[start+i]; other != lr.route { // twice in one route is harmless
+			if i := b.methodAt(start, ref); i >= 0 {
+				if other := b.c.methods[i].route; other != lr.route { // twice in one route is harmless
 					conflict(other, lr.route, m)
 				}
 				continue
 			}
-			b.c.methods = append(b.c.methods, ref)
-			b.c.routes = append(b.c.routes, lr.route)
+			b.c.methods = append(b.c.methods, methodRoute{ref, lr.route})
 		}
 	}
-	ms := b.c.methods[start:]
-	if g := slices.Index(ms, b.get); g >= 0 && !slices.Contains(ms, b.head) {
-		b.c.methods = append(b.c.methods, b.head)
-		b.c.routes = append(b.c.routes, b.c.routes[start+g])
+	if g := b.methodAt(start, b.get); g >= 0 && b.methodAt(start, b.head) < 0 {
+		b.c.methods = append(b.c.methods, methodRoute{b.head, b.c.methods[g].route})
 	}
 	lf.first, lf.n = int32(start), int32(len(b.c.methods)-start)
+}
+
+// methodAt returns the index of method m among the methods from start on, -1 when absent.
+func (b *builder) methodAt(start int, m sref) int {
+	for i := start; i < len(b.c.methods); i++ {
+		if b.c.methods[i].method == m {
+			return i
+		}
+	}
+	return -1
 }
 
 // finishLeaves computes each leaf's Allow list, over the entry's sorted method set so that a
@@ -164,8 +171,8 @@ func (b *builder) finishLeaves(en *entry, first int32) bool {
 	b.univ = b.univ[:0]
 	for i := range leaves {
 		for _, m := range b.c.methods[leaves[i].first : leaves[i].first+leaves[i].n] {
-			if !slices.Contains(b.univ, m) {
-				b.univ = append(b.univ, m)
+			if !slices.Contains(b.univ, m.method) {
+				b.univ = append(b.univ, m.method)
 			}
 		}
 	}
@@ -189,7 +196,7 @@ func (b *builder) finishLeaves(en *entry, first int32) bool {
 	for i := range leaves {
 		lf := &leaves[i]
 		for _, m := range b.c.methods[lf.first : lf.first+lf.n] {
-			lf.mask |= 1 << slices.Index(en.methods, m)
+			lf.mask |= 1 << slices.Index(en.methods, m.method)
 		}
 		lf.allow = b.allowList(en.methods, lf.mask)
 	}

@@ -85,19 +85,7 @@ func parseSegment(path, s string, last bool) (segment, error) {
 	return segment{kind, inner}, nil
 }
 
-// isToken reports whether s is an HTTP token (RFC 9110), which every method is.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
+// tchars are the characters of an HTTP token (RFC 9110 §5.6.2), which every method is.
+const tchars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+func isToken(s string) bool { return s != "" && strings.Trim(s, tchars) == "" }
