@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/yamlpos"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -51,56 +52,24 @@ func RoutesFromOpenAPI(doc []byte) ([]Route, error) {
 }
 
 // parseDocument parses doc as YAML, of which JSON is a subset, and returns its top mapping.
-func parseDocument(doc []byte) (top *yaml.Node, err error) {
-	// The YAML parser reads documents users upload; should it ever panic, the document is
-	// reported as unreadable rather than taking the process down.
-	defer func() {
-		if r := recover(); r != nil {
-			top, err = nil, fmt.Errorf("the document cannot be parsed: %v", r)
-		}
-	}()
-	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil {
-		return nil, yamlError(err)
+func parseDocument(doc []byte) (*yaml.Node, error) {
+	root, problems := yamlpos.Decode("", doc, "an OpenAPI document")
+	if len(problems) > 0 {
+		p := problems[0]
+		return nil, fmt.Errorf("line %d: invalid YAML or JSON: %s", max(p.Line, 1), strings.TrimPrefix(p.Message, "invalid YAML: "))
 	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+	if root == nil || len(root.Content) == 0 {
 		return nil, errors.New("the document is empty")
 	}
-	top = resolve(root.Content[0])
+	top := resolve(root.Content[0])
 	if top.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: the document must be a mapping", top.Line)
 	}
 	return top, nil
 }
 
-// yamlError restates a parser error with a 1-based line. The YAML library counts lines from
-// 0 in the errors of its parser (though not of its scanner), which would point users at the
-// line before the mistake.
-func yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	rest, ok := strings.CutPrefix(msg, "line ")
-	if !ok {
-		return fmt.Errorf("invalid YAML or JSON: %s", msg)
-	}
-	num, text, ok := strings.Cut(rest, ": ")
-	line, convErr := strconv.Atoi(num)
-	if !ok || convErr != nil {
-		return fmt.Errorf("invalid YAML or JSON: %s", msg)
-	}
-	if strings.HasPrefix(text, "did not find expected ") || strings.HasPrefix(text, "found duplicate %") ||
-		text == "found incompatible YAML document" || text == "found undefined tag handle" {
-		line++
-	}
-	return fmt.Errorf("line %d: invalid YAML or JSON: %s", max(line, 1), text)
-}
-
-// resolve follows aliases to the node they name, with a bound in case of a cycle.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node { return yamlpos.Resolve(n) }
 
 // get returns the value of key in mapping m, nil when absent.
 func get(m *yaml.Node, key string) *yaml.Node {
