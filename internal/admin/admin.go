@@ -32,6 +32,9 @@ type Options struct {
 	// /readyz shows the Message of a *gatehouse.Error it returns, and only "failed" for
 	// other errors, whose text goes to the log: /readyz needs no token.
 	Ready func(ctx context.Context) error
+	// CheckAPI is an extra check of an API before it is written (the gateway's compiler:
+	// routes, OpenAPI document, upstream TLS files); nil means none.
+	CheckAPI func(*gatehouse.API) error
 	// Gateway reports what the node's data plane serves (GET /v1/gateway); nil answers 404.
 	Gateway func() *gatehouse.GatewayStatus
 	// Extra lets the server mount more routes on the same mux (publish, metrics). Those
@@ -42,15 +45,16 @@ type Options struct {
 // server holds the dependencies of every handler. It has no package-level state: two
 // servers in one process (as in tests) share nothing.
 type server struct {
-	store   gatehouse.Store
-	log     *slog.Logger
-	version string
-	maxBody int64
-	ready   func(ctx context.Context) error
-	gateway func() *gatehouse.GatewayStatus
-	now     func() time.Time
-	tokens  *tokenCache
-	mux     *http.ServeMux
+	store    gatehouse.Store
+	log      *slog.Logger
+	version  string
+	maxBody  int64
+	ready    func(ctx context.Context) error
+	gateway  func() *gatehouse.GatewayStatus
+	apiCheck func(*gatehouse.API) error
+	now      func() time.Time
+	tokens   *tokenCache
+	mux      *http.ServeMux
 }
 
 // New returns the admin API handler. It serves /healthz, /readyz and /v1/openapi.json
@@ -61,14 +65,15 @@ func New(opts Options) http.Handler {
 
 func newServer(opts Options) *server {
 	s := &server{
-		store:   opts.Store,
-		log:     opts.Logger,
-		version: opts.Version,
-		maxBody: opts.MaxBodyBytes,
-		ready:   opts.Ready,
-		gateway: opts.Gateway,
-		now:     time.Now,
-		mux:     http.NewServeMux(),
+		store:    opts.Store,
+		log:      opts.Logger,
+		version:  opts.Version,
+		maxBody:  opts.MaxBodyBytes,
+		ready:    opts.Ready,
+		gateway:  opts.Gateway,
+		apiCheck: opts.CheckAPI,
+		now:      time.Now,
+		mux:      http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -15,7 +15,7 @@ func (s *server) apiKind() *kind[gatehouse.API] {
 		ident:      func(a *gatehouse.API) string { return a.Name },
 		setIdent:   func(a *gatehouse.API, n string) { a.Name = n },
 		revision:   func(a *gatehouse.API) int64 { return a.Revision },
-		check:      checkAPI,
+		check:      s.checkAPI,
 		get:        s.store.API,
 		create:     s.store.CreateAPI,
 		update:     s.store.UpdateAPI,
@@ -24,21 +24,24 @@ func (s *server) apiKind() *kind[gatehouse.API] {
 }
 
 // checkAPI normalizes and validates a, adding the admin API's check of the attached
-// OpenAPI document.
-func checkAPI(a *gatehouse.API) error {
+// OpenAPI document and, once a is valid on its own, the server's CheckAPI hook.
+func (s *server) checkAPI(a *gatehouse.API) error {
 	a.Normalize()
 	var p gatehouse.Problems
 	p.Merge("", a.Validate())
 	if msg := checkOpenAPIDoc(a.OpenAPI); msg != "" {
 		p.Addf("openapi", "%s", msg)
 	}
-	return p.Err("api")
+	if err := p.Err("api"); err != nil || s.apiCheck == nil {
+		return err
+	}
+	return s.apiCheck(a)
 }
 
 // checkOpenAPIDoc looks at an attached OpenAPI document as far as the standard library
 // allows: a document that starts with "{" must be a JSON object with an "openapi" (3.x) or
-// "swagger" (2.0) version string. Anything else is taken as YAML and accepted unread; full
-// parsing, for both forms, comes with routes derived from OpenAPI.
+// "swagger" (2.0) version string. Full parsing of both forms (the routes the gateway
+// derives from it) is the CheckAPI hook's job, which the server wires to the gateway.
 func checkOpenAPIDoc(doc string) string {
 	trimmed := strings.TrimSpace(doc)
 	if !strings.HasPrefix(trimmed, "{") {

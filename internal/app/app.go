@@ -125,6 +125,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		Version:      env.Version,
 		MaxBodyBytes: cfg.AdminMaxBody,
 		Gateway:      gw.Status,
+		CheckAPI:     gateway.CheckAPI,
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
 				// A gatehouse.Error's message is shown on /readyz; this one holds no secrets.

@@ -259,6 +259,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"wrong type", "POST", "/v1/apis", `{"name":"x","path":"/x","strip_path":"yes"}`, nil, 400, "invalid", "strip_path"},
 		{"nested wrong type", "POST", "/v1/apis", `{"name":"x","path":"/x","upstream":{"targets":[{"url":1}]}}`, nil, 400, "invalid", "url"},
 		{"validation", "POST", "/v1/apis", `{"name":"x","state":"published","path":"x"}`, nil, 400, "invalid", "path"},
+		{"openapi that cannot route", "POST", "/v1/apis", `{"name":"x","state":"published","path":"/x","upstream":{"targets":[{"url":"http://127.0.0.1:1"}]},"openapi":"openapi: 3.1.0\npaths:\n  /r.{fmt}:\n    get: {}\n"}`, nil, 400, "invalid", "openapi"},
 		{"oversized", "POST", "/v1/apis", huge, nil, 413, "too_large", ""},
 		{"duplicate", "POST", "/v1/developers", `{"email":"A@b.co"}`, nil, 409, "conflict", ""},
 		{"missing reference", "POST", "/v1/apps", `{"name":"a","developer":"nobody@b.co"}`, nil, 400, "invalid", "developer"},
