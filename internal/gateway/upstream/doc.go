@@ -93,6 +93,14 @@
 // same TLS material (the files' contents, server name and verification) and timeouts, so a
 // changed upstream keeps its warm connections.
 //
+// Plain-http requests take a leaner HTTP/1.1 path over that transport (h1.go): the calling
+// goroutine writes the request and reads the response, with no per-connection goroutines
+// and no read-ahead, which is most of the CPU http.Transport spends on a small proxied
+// request. It keeps the same limits (idle connections, idle timeout, dial and response
+// timeouts), writes the same bytes, resends once on a fresh connection when a reused one
+// turns out stale (as http.Transport does), and hands https targets, upgrades, Expect,
+// request trailers and environment proxies to the *http.Transport.
+//
 // # Reloads
 //
 // A Registry keeps pools across configuration reloads: the same configuration (including

@@ -104,13 +104,13 @@ type transportCache struct {
 }
 
 type sharedTransport struct {
-	t    *http.Transport
+	t    *h1Transport // the lean HTTP/1.1 path over the tuned *http.Transport
 	refs int
 }
 
 // get returns the transport for key, building it with tc when it is new, and the function
 // that gives it back.
-func (c *transportCache) get(key transportKey, tc *tls.Config) (*http.Transport, func()) {
+func (c *transportCache) get(key transportKey, tc *tls.Config) (http.RoundTripper, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -118,7 +118,8 @@ func (c *transportCache) get(key transportKey, tc *tls.Config) (*http.Transport,
 	}
 	st := c.m[key]
 	if st == nil {
-		st = &sharedTransport{t: newTransport(tc, key.connect, key.response)}
+		std := newTransport(tc, key.connect, key.response)
+		st = &sharedTransport{t: newH1Transport(std, key.connect, key.response)}
 		c.m[key] = st
 	}
 	st.refs++

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -141,7 +140,7 @@ func TestTransportTuning(t *testing.T) {
 	u.ConnectTimeout = gatehouse.Duration(time.Second)
 	u.ResponseTimeout = gatehouse.Duration(7 * time.Second)
 	p := newTestPool(t, u, Options{})
-	tr := p.transport.(*http.Transport)
+	tr := p.transport.(*h1Transport).std
 	if tr.MaxIdleConnsPerHost != 256 || tr.IdleConnTimeout != 90*time.Second || tr.ResponseHeaderTimeout != 7*time.Second ||
 		!tr.DisableCompression || !tr.ForceAttemptHTTP2 {
 		t.Errorf("transport not tuned: %+v", tr)
