@@ -214,16 +214,17 @@ func hasToken(v, token string) bool {
 }
 
 // validToken is RFC 9110's token: header field names and methods.
-func validToken(s string) bool {
+func validToken(s string) bool { return alnumOr(s, "!#$%&'*+-.^_`|~") }
+
+// alnumOr reports whether s is non-empty and each byte is an ASCII letter, digit or one of
+// extra.
+func alnumOr(s, extra string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
 			return false
 		}
 	}
@@ -243,21 +244,7 @@ func validValue(s string) bool {
 
 // validHost accepts the hosts that need no rewriting: ASCII host[:port] without an IPv6
 // zone (http.Transport punycodes IDNs and strips zones; such requests go to it).
-func validHost(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-._~:[]!$&'()*+,;=", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validHost(s string) bool { return alnumOr(s, "-._~:[]!$&'()*+,;=") }
 
 func hasCTL(b []byte) bool {
 	for _, c := range b {
