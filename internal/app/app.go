@@ -327,5 +327,3 @@ func redactDSN(dsn string) string {
 	}
 	return dsn
 }
-
-var _ http.Handler = (*gateway.Gateway)(nil)

@@ -35,6 +35,8 @@ type Options struct {
 	Upstream upstream.Options
 }
 
+var _ http.Handler = (*Gateway)(nil)
+
 // Gateway serves API traffic from the latest compiled snapshot.
 type Gateway struct {
 	log     *slog.Logger
@@ -150,6 +152,13 @@ func (g *Gateway) Watch(ctx context.Context, st gatehouse.Store) {
 	changes := st.Subscribe(ctx)
 	backoff := time.Second
 	var retry <-chan time.Time
+	// A write that landed between the caller's first Load and this subscription sent its
+	// notice to nobody: catch up once now if the store has moved past what is served.
+	if rev, err := st.Revision(ctx); err != nil || g.snap.Load() == nil || rev != g.snap.Load().Revision {
+		now := make(chan time.Time, 1)
+		now <- time.Now()
+		retry = now
+	}
 	for {
 		select {
 		case <-ctx.Done():

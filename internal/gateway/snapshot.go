@@ -116,7 +116,7 @@ func (g *Gateway) compileAPI(a *gatehouse.API) (*apiRoute, []router.Route, error
 	return ar, routes, nil
 }
 
-// Status reports what the snapshot serves, with every target's health.
+// status reports what the snapshot serves, with every target's health.
 func (s *Snapshot) status() []gatehouse.APIStatus {
 	out := make([]gatehouse.APIStatus, 0, len(s.apis))
 	for _, ar := range s.apis {
