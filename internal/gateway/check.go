@@ -17,14 +17,10 @@ func CheckAPI(a *gatehouse.API) error {
 		return nil // drafts are not compiled; they are checked when they are published
 	}
 	var p gatehouse.Problems
-	routes := a.Routes
-	if len(routes) == 0 && strings.TrimSpace(a.OpenAPI) != "" {
-		r, err := router.RoutesFromOpenAPI([]byte(a.OpenAPI))
-		if err != nil {
-			p.Addf("openapi", "%s", strings.TrimPrefix(err.Error(), "openapi: "))
-			return p.Err("api")
-		}
-		routes = r
+	routes, err := apiRoutes(a)
+	if err != nil {
+		p.Addf("openapi", "%s", strings.TrimPrefix(err.Error(), "openapi: "))
+		return p.Err("api")
 	}
 	if _, err := router.Build([]router.Entry[struct{}]{{Name: "api " + a.Name, Hosts: a.Hosts, Prefix: a.Path, Routes: routes}}); err != nil {
 		field := "routes"

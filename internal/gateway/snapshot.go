@@ -80,12 +80,9 @@ func (g *Gateway) compileAPI(a *gatehouse.API) (*apiRoute, []router.Route, error
 	if ar.maxBody == 0 {
 		ar.maxBody = g.maxBody
 	}
-	routes := a.Routes
-	if len(routes) == 0 && strings.TrimSpace(a.OpenAPI) != "" {
-		var err error
-		if routes, err = router.RoutesFromOpenAPI([]byte(a.OpenAPI)); err != nil {
-			return nil, nil, fmt.Errorf("routes from its openapi document: %w", err)
-		}
+	routes, err := apiRoutes(a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("routes from its openapi document: %w", err)
 	}
 	switch a.State {
 	case gatehouse.StateRetired:
@@ -127,4 +124,13 @@ func (s *Snapshot) status() []gatehouse.APIStatus {
 		out = append(out, st)
 	}
 	return out
+}
+
+// apiRoutes is what an API serves: its explicit routes, else its OpenAPI document's
+// operations, else nil (every path under its prefix). An error is the document's.
+func apiRoutes(a *gatehouse.API) ([]router.Route, error) {
+	if len(a.Routes) > 0 || strings.TrimSpace(a.OpenAPI) == "" {
+		return a.Routes, nil
+	}
+	return router.RoutesFromOpenAPI([]byte(a.OpenAPI))
 }
