@@ -127,6 +127,9 @@ type Route struct {
 	Name    string   `json:"name,omitempty"`
 	Methods []string `json:"methods,omitempty"`
 	Path    string   `json:"path"`
+	// Policies add to the API's: a route policy of a type replaces the API's policies of
+	// that type, and a disabled one removes them for this route.
+	Policies []PolicySpec `json:"policies,omitempty"`
 }
 
 // PolicySpec attaches one policy to an API or a plan. Config is validated by the policy
@@ -134,6 +137,9 @@ type Route struct {
 type PolicySpec struct {
 	Type   string          `json:"type"`
 	Config json.RawMessage `json:"config,omitempty"`
+	// Disabled turns the policy off without deleting it; on a route it removes the API's
+	// policies of this type for that route.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // DefaultWeight is a target's weight when none is given.
@@ -170,14 +176,9 @@ func (a *API) Normalize() {
 		for j, m := range a.Routes[i].Methods {
 			a.Routes[i].Methods[j] = strings.ToUpper(m)
 		}
+		normalizePolicies(a.Routes[i].Policies)
 	}
-	for i := range a.Policies {
-		if c := a.Policies[i].Config; len(c) > 0 && string(c) != "null" {
-			a.Policies[i].Config = compactJSON(c)
-		} else {
-			a.Policies[i].Config = nil
-		}
-	}
+	normalizePolicies(a.Policies)
 	if a.Sunset != nil {
 		t := a.Sunset.UTC().Truncate(time.Second)
 		a.Sunset = &t
@@ -224,6 +225,7 @@ func (a *API) Validate() error {
 				p.Addf(fmt.Sprintf("%s.methods[%d]", f, j), "%q is not an HTTP method", m)
 			}
 		}
+		checkPolicies(&p, f+".policies", r.Policies)
 	}
 	checkPolicies(&p, "policies", a.Policies)
 	if a.MaxBodyBytes < 0 {
@@ -317,6 +319,25 @@ func (u *Upstream) validate(p *Problems, served bool) {
 			p.Addf("upstream.health_check.unhealthy", "must be between 0 and 100")
 		}
 	}
+}
+
+// normalizePolicies compacts configs in place, so stored and file forms compare equal.
+func normalizePolicies(ps []PolicySpec) {
+	for i := range ps {
+		if c := ps[i].Config; len(c) > 0 && string(c) != "null" {
+			ps[i].Config = compactJSON(c)
+		} else {
+			ps[i].Config = nil
+		}
+	}
+}
+
+func clonePolicies(ps []PolicySpec) []PolicySpec {
+	out := slices.Clone(ps)
+	for i := range out {
+		out[i].Config = slices.Clone(ps[i].Config)
+	}
+	return out
 }
 
 func checkPolicies(p *Problems, field string, ps []PolicySpec) {
@@ -483,11 +504,9 @@ func (a *API) Clone() *API {
 	c.Routes = slices.Clone(a.Routes)
 	for i := range c.Routes {
 		c.Routes[i].Methods = slices.Clone(a.Routes[i].Methods)
+		c.Routes[i].Policies = clonePolicies(a.Routes[i].Policies)
 	}
-	c.Policies = slices.Clone(a.Policies)
-	for i := range c.Policies {
-		c.Policies[i].Config = slices.Clone(a.Policies[i].Config)
-	}
+	c.Policies = clonePolicies(a.Policies)
 	if a.Sunset != nil {
 		s := *a.Sunset
 		c.Sunset = &s

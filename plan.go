@@ -60,13 +60,7 @@ func (pl *Plan) Normalize() {
 	}
 	slices.Sort(pl.APIs)
 	pl.APIs = slices.Compact(pl.APIs)
-	for i := range pl.Policies {
-		if c := pl.Policies[i].Config; len(c) > 0 && string(c) != "null" {
-			pl.Policies[i].Config = compactJSON(c)
-		} else {
-			pl.Policies[i].Config = nil
-		}
-	}
+	normalizePolicies(pl.Policies)
 }
 
 // Validate reports every rule pl breaks.
@@ -118,6 +112,6 @@ func (pl *Plan) Clone() *Plan {
 		q := *pl.Quota
 		c.Quota = &q
 	}
-	c.Policies = slices.Clone(pl.Policies)
+	c.Policies = clonePolicies(pl.Policies)
 	return &c
 }
