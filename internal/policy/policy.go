@@ -97,6 +97,9 @@ type Identity struct {
 	Subject   string // a token's sub, a certificate's subject, a basic-auth user
 	Scopes    []string
 	Claims    map[string]any // a token's claims (jwt, introspection), nil otherwise
+	// Consumer is the resolved app with its grants (nil when the method identifies a
+	// subject but no app); the subscription check reads its Grants.
+	Consumer *Consumer
 }
 
 // Params are the matched route's path parameters.
