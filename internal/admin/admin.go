@@ -32,9 +32,14 @@ type Options struct {
 	// /readyz shows the Message of a *gatehouse.Error it returns, and only "failed" for
 	// other errors, whose text goes to the log: /readyz needs no token.
 	Ready func(ctx context.Context) error
+	// Degraded lists what is degraded but still serving (a shared backend down with a
+	// fallback active); /readyz then answers 200 with status "degraded". nil: never.
+	Degraded func() []string
 	// CheckAPI is an extra check of an API before it is written (the gateway's compiler:
 	// routes, OpenAPI document, upstream TLS files); nil means none.
 	CheckAPI func(*gatehouse.API) error
+	// CheckPlan is an extra check of a plan before it is written (its policies); nil: none.
+	CheckPlan func(*gatehouse.Plan) error
 	// Gateway reports what the node's data plane serves (GET /v1/gateway); nil answers 404.
 	Gateway func() *gatehouse.GatewayStatus
 	// Extra lets the server mount more routes on the same mux (publish, metrics). Those
@@ -45,16 +50,18 @@ type Options struct {
 // server holds the dependencies of every handler. It has no package-level state: two
 // servers in one process (as in tests) share nothing.
 type server struct {
-	store    gatehouse.Store
-	log      *slog.Logger
-	version  string
-	maxBody  int64
-	ready    func(ctx context.Context) error
-	gateway  func() *gatehouse.GatewayStatus
-	apiCheck func(*gatehouse.API) error
-	now      func() time.Time
-	tokens   *tokenCache
-	mux      *http.ServeMux
+	store     gatehouse.Store
+	log       *slog.Logger
+	version   string
+	maxBody   int64
+	ready     func(ctx context.Context) error
+	gateway   func() *gatehouse.GatewayStatus
+	apiCheck  func(*gatehouse.API) error
+	planCheck func(*gatehouse.Plan) error
+	degraded  func() []string
+	now       func() time.Time
+	tokens    *tokenCache
+	mux       *http.ServeMux
 }
 
 // New returns the admin API handler. It serves /healthz, /readyz and /v1/openapi.json
@@ -65,15 +72,17 @@ func New(opts Options) http.Handler {
 
 func newServer(opts Options) *server {
 	s := &server{
-		store:    opts.Store,
-		log:      opts.Logger,
-		version:  opts.Version,
-		maxBody:  opts.MaxBodyBytes,
-		ready:    opts.Ready,
-		gateway:  opts.Gateway,
-		apiCheck: opts.CheckAPI,
-		now:      time.Now,
-		mux:      http.NewServeMux(),
+		store:     opts.Store,
+		log:       opts.Logger,
+		version:   opts.Version,
+		maxBody:   opts.MaxBodyBytes,
+		ready:     opts.Ready,
+		gateway:   opts.Gateway,
+		apiCheck:  opts.CheckAPI,
+		planCheck: opts.CheckPlan,
+		degraded:  opts.Degraded,
+		now:       time.Now,
+		mux:       http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

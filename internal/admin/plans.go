@@ -15,7 +15,10 @@ func (s *server) planKind() *kind[gatehouse.Plan] {
 		revision:   func(p *gatehouse.Plan) int64 { return p.Revision },
 		check: func(p *gatehouse.Plan) error {
 			p.Normalize()
-			return p.Validate()
+			if err := p.Validate(); err != nil || s.planCheck == nil {
+				return err
+			}
+			return s.planCheck(p)
 		},
 		get:    s.store.Plan,
 		create: s.store.CreatePlan,

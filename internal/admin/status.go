@@ -38,7 +38,8 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) error {
 
 // healthBody is the answer of /healthz and of /readyz when ready.
 type healthBody struct {
-	Status string `json:"status"`
+	Status   string   `json:"status"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // healthz answers while the process can serve HTTP at all; it checks nothing else, so an
@@ -79,6 +80,12 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 		problem.WriteDoc(w, problem.Document{Status: http.StatusServiceUnavailable, Code: gatehouse.EUnavailable,
 			Detail: detail, Errors: failed})
 		return nil
+	}
+	if s.degraded != nil {
+		if warn := s.degraded(); len(warn) > 0 {
+			s.writeJSON(w, r, http.StatusOK, healthBody{Status: "degraded", Warnings: warn})
+			return nil
+		}
 	}
 	s.writeJSON(w, r, http.StatusOK, healthBody{Status: "ok"})
 	return nil

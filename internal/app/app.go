@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/listener"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/builtin"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -112,7 +113,13 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		}
 	}
 
-	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody})
+	svc, err := newServices(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody,
+		Policies: builtin.Registry(), Services: svc.env})
 	defer gw.Close()
 	if err := gw.Load(ctx, st); err != nil {
 		// Not fatal: the store may recover, and /readyz says what is wrong meanwhile.
@@ -125,11 +132,15 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		Version:      env.Version,
 		MaxBodyBytes: cfg.AdminMaxBody,
 		Gateway:      gw.Status,
-		CheckAPI:     gateway.CheckAPI,
+		CheckAPI:     gw.CheckAPI,
+		CheckPlan:    gw.CheckPlan,
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
 				// A gatehouse.Error's message is shown on /readyz; this one holds no secrets.
 				return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "gateway: " + err.Error()}
+			}
+			if err := svc.Health(); err != nil {
+				return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: err.Error()}
 			}
 			return nil
 		},
@@ -159,6 +170,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(servers))
 	wg.Go(func() { gw.Watch(ctx, st) })
+	wg.Go(func() { svc.dir.Watch(ctx) })
 	for _, s := range servers {
 		s.srv = &http.Server{
 			Handler:           s.h,

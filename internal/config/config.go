@@ -75,6 +75,49 @@ type Config struct {
 	// AddrFile, when set, names a file the node writes the bound listener addresses to, as
 	// JSON, once it listens. Tests and scripts use it with ":0" addresses.
 	AddrFile string `yaml:"addr_file"`
+	// Redis is the Redis server that shared limits, quotas and caches use when their
+	// backend is "redis".
+	Redis Redis `yaml:"redis"`
+	// Limits configures the rate limiter behind rate-limit policies and plan rate limits.
+	Limits Limits `yaml:"limits"`
+	// Quota configures the counters behind quota policies and plan quotas.
+	Quota Quota `yaml:"quota"`
+	// Cache configures the response cache behind cache policies.
+	Cache Cache `yaml:"cache"`
+}
+
+// Redis locates the Redis server.
+type Redis struct {
+	// URL is redis://[:password@]host:port/db or rediss:// for TLS; "" means none.
+	URL string `yaml:"url"`
+	// Prefix starts every key Gatehouse writes, so several deployments can share a server.
+	Prefix string `yaml:"prefix"`
+}
+
+// Limits picks the rate limiter.
+type Limits struct {
+	// Backend is "memory" (each node limits alone) or "redis" (limits hold across nodes).
+	Backend string `yaml:"backend"`
+	// Fallback is what a redis limiter does while Redis is unreachable: "local" (each
+	// node enforces the limits alone) or "closed" (reject with 503).
+	Fallback string `yaml:"fallback"`
+}
+
+// Quota picks the quota counters.
+type Quota struct {
+	// Backend is "store" (counted in memory, persisted to the store every FlushInterval)
+	// or "redis" (counted in Redis: exact across nodes).
+	Backend string `yaml:"backend"`
+	// FlushInterval is how often store-backed counters are written.
+	FlushInterval gatehouse.Duration `yaml:"flush_interval"`
+}
+
+// Cache picks the response cache.
+type Cache struct {
+	// Backend is "memory" or "redis".
+	Backend string `yaml:"backend"`
+	// MaxBytes bounds the memory cache.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // Log configures logging.
@@ -87,6 +130,9 @@ type Log struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// ClientCerts asks TLS clients for a certificate (without requiring or verifying one
+	// here: the mtls policy verifies it against each API's own CA).
+	ClientCerts bool `yaml:"client_certs"`
 }
 
 // Enabled reports whether the proxy serves TLS.
@@ -136,6 +182,10 @@ func defaults() Config {
 		MaxConnections:    DefaultMaxConnections,
 		ProxyMaxBody:      DefaultProxyMaxBody,
 		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},
+		Redis:             Redis{Prefix: "gatehouse:"},
+		Limits:            Limits{Backend: "memory", Fallback: "local"},
+		Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
+		Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
 	}
 }
 

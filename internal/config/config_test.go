@@ -65,6 +65,10 @@ func TestDefault(t *testing.T) {
 		MaxConnections:    16384,
 		ProxyMaxBody:      1 << 30,
 		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},
+		Redis:             Redis{Prefix: "gatehouse:"},
+		Limits:            Limits{Backend: "memory", Fallback: "local"},
+		Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
+		Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -152,6 +156,10 @@ shutdown_timeout: 1m
 					MaxConnections:    16384,
 					ProxyMaxBody:      1 << 30,
 					Demo:              Demo{Enabled: true, UpstreamAddr: "127.0.0.1:7009"},
+					Redis:             Redis{Prefix: "gatehouse:"},
+					Limits:            Limits{Backend: "memory", Fallback: "local"},
+					Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
+					Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
 				}
 				if diff := cmp.Diff(want, c); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)

@@ -73,6 +73,8 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.TLS.CertFile }, check: func(c *Config) string { return pairedFile(c.TLS.CertFile, c.TLS.KeyFile, "tls.key_file") }},
 		{key: "tls.key_file", flag: "tls-key-file", usage: "PEM private key of tls.cert_file",
 			ptr: func(c *Config) any { return &c.TLS.KeyFile }, check: func(c *Config) string { return pairedFile(c.TLS.KeyFile, c.TLS.CertFile, "tls.cert_file") }},
+		{key: "tls.client_certs", usage: "ask TLS clients for a certificate, for APIs with the mtls policy",
+			ptr: func(c *Config) any { return &c.TLS.ClientCerts }},
 		{key: "h2c", usage: "serve cleartext HTTP/2 beside HTTP/1.1 on the proxy listener",
 			ptr: func(c *Config) any { return &c.H2C }},
 		{key: "max_connections", usage: "most concurrent connections per proxy listener (0: no cap)",
@@ -91,7 +93,39 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.Demo.UpstreamAddr }, check: func(c *Config) string { return checkAddr(c.Demo.UpstreamAddr) }},
 		{key: "addr_file", flag: "addr-file", usage: "write the bound listener addresses to this file as JSON",
 			ptr: func(c *Config) any { return &c.AddrFile }},
+		{key: "redis.url", flag: "redis-url", usage: "Redis for shared limits, quotas and caches: redis://[:password@]host:port/db or rediss://",
+			ptr: func(c *Config) any { return &c.Redis.URL }, check: func(c *Config) string { return checkRedis(c) }},
+		{key: "redis.prefix", usage: "prefix of every Redis key Gatehouse writes",
+			ptr: func(c *Config) any { return &c.Redis.Prefix }},
+		{key: "limits.backend", usage: "rate limiter: memory (per node) or redis (shared across nodes)",
+			ptr: func(c *Config) any { return &c.Limits.Backend }, check: func(c *Config) string { return oneOf(c.Limits.Backend, "memory", "redis") }},
+		{key: "limits.fallback", usage: "while Redis is unreachable: local (limit per node) or closed (reject with 503)",
+			ptr: func(c *Config) any { return &c.Limits.Fallback }, check: func(c *Config) string { return oneOf(c.Limits.Fallback, "local", "closed") }},
+		{key: "quota.backend", usage: "quota counters: store (memory, persisted every flush_interval) or redis (exact across nodes)",
+			ptr: func(c *Config) any { return &c.Quota.Backend }, check: func(c *Config) string { return oneOf(c.Quota.Backend, "store", "redis") }},
+		{key: "quota.flush_interval", usage: "how often store-backed quota counters are written",
+			ptr: func(c *Config) any { return &c.Quota.FlushInterval }, check: func(c *Config) string { return positiveDuration(c.Quota.FlushInterval) }},
+		{key: "cache.backend", usage: "response cache: memory or redis",
+			ptr: func(c *Config) any { return &c.Cache.Backend }, check: func(c *Config) string { return oneOf(c.Cache.Backend, "memory", "redis") }},
+		{key: "cache.max_bytes", usage: "size bound of the memory response cache",
+			ptr: func(c *Config) any { return &c.Cache.MaxBytes }, check: func(c *Config) string { return sizeRange(c.Cache.MaxBytes, 1<<20, 1<<40) }},
 	}
+}
+
+// checkRedis requires a redis URL when a backend uses Redis, and checks its form.
+func checkRedis(c *Config) string {
+	uses := c.Limits.Backend == "redis" || c.Quota.Backend == "redis" || c.Cache.Backend == "redis"
+	if c.Redis.URL == "" {
+		if uses {
+			return "required when a backend is redis"
+		}
+		return ""
+	}
+	u, err := url.Parse(c.Redis.URL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return "must be redis://host:port[/db] or rediss://..."
+	}
+	return ""
 }
 
 // setValue parses s into the field p points to. Errors are messages for an operator.

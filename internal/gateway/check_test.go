@@ -25,7 +25,7 @@ func TestCheckAPI(t *testing.T) {
 		{ok, ""}, {draft, ""}, {badDoc, "openapi"}, {dupRoutes, "routes"}, {badCA, "upstream"},
 	}
 	for _, tt := range tests {
-		err := CheckAPI(tt.api)
+		err := New(Options{}).CheckAPI(tt.api)
 		if tt.field == "" {
 			if err != nil {
 				t.Errorf("%s: %v", tt.api.Name, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/router"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/upstream"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/problem"
 )
 
@@ -33,16 +34,24 @@ type Options struct {
 	MaxBodyBytes int64
 	// Upstream configures the upstream pools (tests inject a transport here).
 	Upstream upstream.Options
+	// Policies are the known policy types (internal/policy/builtin); nil means none, and
+	// an API that lists a policy then fails to compile.
+	Policies policy.Registry
+	// Services are what policies share across APIs and snapshots: the consumer directory,
+	// limiter, quota counters and cache. Ctx in it is the node's lifetime.
+	Services policy.Env
 }
 
 var _ http.Handler = (*Gateway)(nil)
 
 // Gateway serves API traffic from the latest compiled snapshot.
 type Gateway struct {
-	log     *slog.Logger
-	maxBody int64
-	pools   *upstream.Registry
-	buffers httputil.BufferPool
+	log      *slog.Logger
+	maxBody  int64
+	pools    *upstream.Registry
+	buffers  httputil.BufferPool
+	policies policy.Registry
+	services policy.Env
 
 	loadMu  sync.Mutex // serialises loads, so snapshots are swapped in revision order
 	snap    atomic.Pointer[Snapshot]
@@ -52,9 +61,15 @@ type Gateway struct {
 // New returns a Gateway with no snapshot: it answers 503 until Load succeeds. Close
 // releases its upstream pools.
 func New(opts Options) *Gateway {
-	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool()}
+	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool(), policies: opts.Policies, services: opts.Services}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.services.Ctx == nil {
+		g.services.Ctx = context.Background()
+	}
+	if g.services.Logger == nil {
+		g.services.Logger = g.log
 	}
 	uo := opts.Upstream
 	if uo.Logger == nil {
@@ -126,13 +141,26 @@ func (g *Gateway) load(ctx context.Context, st gatehouse.Store) error {
 		}
 		f.After = page.Next
 	}
-	return g.Swap(rev, apis)
+	var plans []*gatehouse.Plan
+	pf := gatehouse.PlanFilter{ListOptions: gatehouse.ListOptions{Limit: gatehouse.MaxPageSize}}
+	for {
+		page, err := st.Plans(ctx, pf)
+		if err != nil {
+			return fmt.Errorf("listing plans: %w", err)
+		}
+		plans = append(plans, page.Items...)
+		if page.Next == "" {
+			break
+		}
+		pf.After = page.Next
+	}
+	return g.Swap(rev, apis, plans...)
 }
 
-// Swap compiles apis as revision rev and serves them, or keeps the current snapshot and
-// returns why not.
-func (g *Gateway) Swap(rev int64, apis []*gatehouse.API) error {
-	s, err := g.compile(rev, apis)
+// Swap compiles apis (with the plans that grant them) as revision rev and serves them, or
+// keeps the current snapshot and returns why not.
+func (g *Gateway) Swap(rev int64, apis []*gatehouse.API, plans ...*gatehouse.Plan) error {
+	s, err := g.compile(rev, apis, plans)
 	if err != nil {
 		return err
 	}
@@ -163,11 +191,15 @@ func (g *Gateway) Watch(ctx context.Context, st gatehouse.Store) {
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-changes:
+		case ch, ok := <-changes:
 			if !ok {
 				return
 			}
-			drain(changes)
+			// Keys, apps and subscriptions do not change the route table: the consumer
+			// directory follows those on its own.
+			if !affectsRoutes(ch) && !drainRelevant(changes) {
+				continue
+			}
 		case <-retry:
 		}
 		if err := g.Load(ctx, st); err != nil {
@@ -183,15 +215,22 @@ func (g *Gateway) Watch(ctx context.Context, st gatehouse.Store) {
 	}
 }
 
-func drain(c <-chan gatehouse.Change) {
+func affectsRoutes(ch gatehouse.Change) bool {
+	return ch.Resync || ch.Kind == gatehouse.KindAPI || ch.Kind == gatehouse.KindPlan
+}
+
+// drainRelevant empties c and reports whether anything in it affects the route table.
+func drainRelevant(c <-chan gatehouse.Change) bool {
+	any := false
 	for {
 		select {
-		case _, ok := <-c:
+		case ch, ok := <-c:
 			if !ok {
-				return
+				return any
 			}
+			any = any || affectsRoutes(ch)
 		default:
-			return
+			return any
 		}
 	}
 }
@@ -245,8 +284,40 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isUpgrade(r) {
 		w = upgradeWriter{w}
 	}
-	ar.proxy.ServeHTTP(w, r)
+	chain := ar.chain
+	route := ""
+	if m.Route >= 0 && m.Route < len(ar.routes) {
+		rc := &ar.routes[m.Route]
+		route = rc.name
+		if rc.chain != nil {
+			chain = rc.chain
+		}
+	}
+	if chain == nil {
+		ar.proxy.ServeHTTP(w, r)
+		return
+	}
+	st := statePool.Get().(*reqState)
+	st.m = m
+	c := &st.c
+	c.Reset(w, r)
+	c.API, c.Route, c.Params = ar.api.Name, route, &st.m.Params
+	if err := chain.Serve(c); err != nil {
+		policy.Render(c, err)
+	}
+	c.Reset(nil, nil)
+	st.m = router.Match[*apiRoute]{}
+	statePool.Put(st)
 }
+
+// reqState is what a request through a policy chain needs beyond the stack: pooled, so
+// that the Context and the match it points into cost no allocation.
+type reqState struct {
+	c policy.Context
+	m router.Match[*apiRoute]
+}
+
+var statePool = sync.Pool{New: func() any { return new(reqState) }}
 
 // rewrite shapes the outgoing request. The pool sets scheme, host and the target's base
 // path per attempt (a retry may go elsewhere), so only what is the same for every target

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/router"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/upstream"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
 // Snapshot is an immutable, compiled configuration. A request reads one snapshot from
@@ -37,12 +39,21 @@ type apiRoute struct {
 	sunset      string // RFC 8594 Sunset value
 	retired     string // the 410 detail, "" unless retired
 	unrouted    string // the 404 detail
+	// chain is the API's policy chain ending at proxy; nil when it has no policies, so
+	// that such APIs pay nothing for the framework.
+	chain  policy.Handler
+	routes []routeChain // by route index; a route with policies of its own has its chain
+}
+
+type routeChain struct {
+	name  string
+	chain policy.Handler // nil: the API's chain
 }
 
 // compile builds a snapshot from every API. Drafts are skipped; retired APIs stay in the
 // table so that their clients get 410 rather than 404. Pools come from g's registry, so
 // targets whose upstream did not change keep their health state and connections.
-func (g *Gateway) compile(revision int64, apis []*gatehouse.API) (*Snapshot, error) {
+func (g *Gateway) compile(revision int64, apis []*gatehouse.API, plans []*gatehouse.Plan) (*Snapshot, error) {
 	s := &Snapshot{Revision: revision, Compiled: time.Now()}
 	var entries []router.Entry[*apiRoute]
 	var errs []error
@@ -50,7 +61,7 @@ func (g *Gateway) compile(revision int64, apis []*gatehouse.API) (*Snapshot, err
 		if a.State == gatehouse.StateDraft {
 			continue
 		}
-		ar, routes, err := g.compileAPI(a)
+		ar, routes, err := g.compileAPI(a, plans)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("api %q: %w", a.Name, err))
 			continue
@@ -69,7 +80,7 @@ func (g *Gateway) compile(revision int64, apis []*gatehouse.API) (*Snapshot, err
 	return s, nil
 }
 
-func (g *Gateway) compileAPI(a *gatehouse.API) (*apiRoute, []router.Route, error) {
+func (g *Gateway) compileAPI(a *gatehouse.API, plans []*gatehouse.Plan) (*apiRoute, []router.Route, error) {
 	ar := &apiRoute{
 		api:      a,
 		maxBody:  a.MaxBodyBytes,
@@ -110,7 +121,65 @@ func (g *Gateway) compileAPI(a *gatehouse.API) (*apiRoute, []router.Route, error
 		// unknown length (chunked), and buffers fixed-length bodies, which is cheapest.
 		FlushInterval: 0,
 	}
+	if err := g.compilePolicies(ar, routes, plans); err != nil {
+		return nil, nil, err
+	}
 	return ar, routes, nil
+}
+
+// compilePolicies builds the API's chain and, for routes that add policies, theirs. Only
+// plans that include the API take part.
+func (g *Gateway) compilePolicies(ar *apiRoute, routes []router.Route, plans []*gatehouse.Plan) error {
+	a := ar.api
+	var mine []*gatehouse.Plan
+	for _, p := range plans {
+		if slices.Contains(p.APIs, a.Name) {
+			mine = append(mine, p)
+		}
+	}
+	proxy := ar.proxy
+	terminal := policy.HandlerFunc(func(c *policy.Context) error {
+		proxy.ServeHTTP(c.W, c.R)
+		return nil
+	})
+	build := func(specs []gatehouse.PolicySpec, route *gatehouse.Route) (policy.Handler, error) {
+		if !anyEnabled(specs) {
+			return nil, nil
+		}
+		env := g.services
+		env.API, env.Route = a, route
+		return g.policies.Build(&env, specs, mine, terminal)
+	}
+	var err error
+	if ar.chain, err = build(a.Policies, nil); err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	ar.routes = make([]routeChain, len(routes))
+	for i := range routes {
+		ar.routes[i].name = routes[i].Name
+		if len(routes[i].Policies) == 0 {
+			continue
+		}
+		r := routes[i]
+		if ar.routes[i].chain, err = build(policy.Merge(a.Policies, r.Policies), &r); err != nil {
+			return fmt.Errorf("route %q: policies: %w", routeLabel(r), err)
+		}
+		if ar.routes[i].chain == nil {
+			ar.routes[i].chain = terminal // the route disabled every API policy
+		}
+	}
+	return nil
+}
+
+func anyEnabled(specs []gatehouse.PolicySpec) bool {
+	return slices.ContainsFunc(specs, func(s gatehouse.PolicySpec) bool { return !s.Disabled })
+}
+
+func routeLabel(r router.Route) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return strings.Join(r.Methods, ",") + " " + r.Path
 }
 
 // status reports what the snapshot serves, with every target's health.

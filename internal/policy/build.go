@@ -261,6 +261,15 @@ func (r Registry) planLimits(env *Env, plans []*gatehouse.Plan, next Handler) (H
 			specs = append(specs, gatehouse.PolicySpec{Type: QuotaType, Config: cfg})
 		}
 		specs = append(specs, p.Policies...)
+		names := make([]string, len(specs))
+		seen := map[string]int{}
+		for i, s := range specs {
+			seen[s.Type]++
+			names[i] = "plan:" + p.Name + ":" + s.Type
+			if n := seen[s.Type]; n > 1 {
+				names[i] += fmt.Sprintf("#%d", n)
+			}
+		}
 		h := next
 		for i := len(specs) - 1; i >= 0; i-- {
 			s := specs[i]
@@ -278,7 +287,7 @@ func (r Registry) planLimits(env *Env, plans []*gatehouse.Plan, next Handler) (H
 			if err != nil {
 				return nil, fmt.Errorf("plan %q: %s: %w", p.Name, s.Type, err)
 			}
-			nh, err := t.build(env, h, cfg, "plan:"+p.Name+":"+s.Type)
+			nh, err := t.build(env, h, cfg, names[i])
 			if err != nil {
 				return nil, fmt.Errorf("plan %q: %s: %w", p.Name, s.Type, err)
 			}

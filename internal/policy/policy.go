@@ -127,22 +127,45 @@ type Context struct {
 	Start time.Time
 
 	clientIP netip.Addr
+	vals     [8]string // backing for OneValue
+	nvals    int
+}
+
+// OneValue returns []string{v} for a header value, backed by storage in c so that setting
+// a header allocates nothing. The slice is valid until the Context is released, which is
+// after the request has been proxied.
+func (c *Context) OneValue(v string) []string {
+	if c.nvals == len(c.vals) {
+		return []string{v}
+	}
+	i := c.nvals
+	c.nvals++
+	c.vals[i] = v
+	return c.vals[i : i+1 : i+1]
 }
 
 var pool = sync.Pool{New: func() any { return new(Context) }}
 
-// Acquire returns a reset Context for w and r.
+// Acquire returns a reset Context for w and r from a pool.
 func Acquire(w http.ResponseWriter, r *http.Request) *Context {
 	c := pool.Get().(*Context)
-	c.W, c.R = w, r
-	c.Start = time.Now()
+	c.Reset(w, r)
 	return c
 }
 
-// Release returns c to the pool; c must not be used afterwards.
+// Release resets c and returns it to the pool; c must not be used afterwards.
 func Release(c *Context) {
-	*c = Context{}
+	c.Reset(nil, nil)
 	pool.Put(c)
+}
+
+// Reset clears c for a new request (or, with nils, for reuse), for callers that pool
+// Contexts themselves.
+func (c *Context) Reset(w http.ResponseWriter, r *http.Request) {
+	*c = Context{W: w, R: r}
+	if r != nil {
+		c.Start = time.Now()
+	}
 }
 
 // ClientIP is the client's address: the connection's peer, unless an edge policy that

@@ -1,0 +1,24 @@
+// Package builtin is the one list of policy types the gateway knows. Adding a policy means
+// adding its package's Type here (and its docs page; a test checks both).
+package builtin
+
+import (
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/keyauth"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/scopes"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/subscription"
+)
+
+// Types lists every built-in policy type.
+func Types() []policy.Type {
+	return []policy.Type{
+		// authentication
+		keyauth.Type,
+		// authorization
+		subscription.Type,
+		scopes.Type,
+	}
+}
+
+// Registry indexes Types.
+func Registry() policy.Registry { return policy.NewRegistry(Types()...) }
