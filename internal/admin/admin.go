@@ -38,6 +38,9 @@ type Options struct {
 	// CheckAPI is an extra check of an API before it is written (the gateway's compiler:
 	// routes, OpenAPI document, upstream TLS files); nil means none.
 	CheckAPI func(*gatehouse.API) error
+	// PurgeCache drops the cached responses of the named API; nil: the node has no cache
+	// and purging succeeds trivially.
+	PurgeCache func(ctx context.Context, api string) error
 	// CheckPlan is an extra check of a plan before it is written (its policies); nil: none.
 	CheckPlan func(*gatehouse.Plan) error
 	// Gateway reports what the node's data plane serves (GET /v1/gateway); nil answers 404.
@@ -59,6 +62,7 @@ type server struct {
 	apiCheck  func(*gatehouse.API) error
 	planCheck func(*gatehouse.Plan) error
 	degraded  func() []string
+	purge     func(ctx context.Context, api string) error
 	now       func() time.Time
 	tokens    *tokenCache
 	mux       *http.ServeMux
@@ -81,6 +85,7 @@ func newServer(opts Options) *server {
 		apiCheck:  opts.CheckAPI,
 		planCheck: opts.CheckPlan,
 		degraded:  opts.Degraded,
+		purge:     opts.PurgeCache,
 		now:       time.Now,
 		mux:       http.NewServeMux(),
 	}

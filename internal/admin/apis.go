@@ -105,3 +105,20 @@ func invalidParam(name, msg string) error {
 	return &gatehouse.Error{Code: gatehouse.EInvalid, Message: "invalid query",
 		Fields: []gatehouse.FieldError{{Field: name, Message: msg}}}
 }
+
+// purgeCache drops an API's cached responses. It changes no configuration, so it bumps no
+// revision; it is logged with the actor instead.
+func (s *server) purgeCache(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if _, err := s.store.API(r.Context(), name); err != nil {
+		return err
+	}
+	if s.purge != nil {
+		if err := s.purge(r.Context(), name); err != nil {
+			return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "the cache could not be purged; retry shortly", Err: err}
+		}
+	}
+	s.log.InfoContext(r.Context(), "cache purged", "api", name, "actor", gatehouse.ActorFrom(r.Context()))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -296,3 +296,18 @@ func TestPatchRetriesConcurrentWrite(t *testing.T) {
 	e.want(e.do(req{method: "PATCH", path: "/v1/developers/ada@example.com", body: `{"name":"Mine"}`,
 		header: map[string]string{"If-Match": cur}}), http.StatusPreconditionFailed)
 }
+
+func TestPurgeCache(t *testing.T) {
+	var purged []string
+	e := newEnv(t, func(o *Options) {
+		o.PurgeCache = func(_ context.Context, api string) error { purged = append(purged, api); return nil }
+	})
+	e.want(e.post("/v1/apis", apiBody), http.StatusCreated)
+	before := e.snapshot()
+	e.want(e.del("/v1/apis/nope/cache"), http.StatusNotFound)
+	e.want(e.del("/v1/apis/orders/cache"), http.StatusNoContent)
+	if len(purged) != 1 || purged[0] != "orders" {
+		t.Errorf("purged %v", purged)
+	}
+	e.unchanged(before) // purging is not a configuration change
+}

@@ -38,6 +38,7 @@ func (s *server) routes() []route {
 		{put, "/v1/apis/{name}", false, s.putAPI},
 		{patch, "/v1/apis/{name}", false, s.patchAPI},
 		{del, "/v1/apis/{name}", false, s.deleteAPI},
+		{del, "/v1/apis/{name}/cache", false, s.purgeCache},
 
 		{get, "/v1/plans", false, s.listPlans},
 		{post, "/v1/plans", false, s.createPlan},

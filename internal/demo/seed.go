@@ -49,6 +49,7 @@ func Seed(ctx context.Context, st gatehouse.Store, upstreamURL string) (*Seeded,
 			Path:        "/demo",
 			StripPath:   true,
 			Upstream:    gatehouse.Upstream{Targets: []gatehouse.Target{{URL: upstreamURL}}},
+			Policies:    []gatehouse.PolicySpec{{Type: "key-auth"}},
 			Tags:        []string{"demo"},
 		})
 		if err != nil {
