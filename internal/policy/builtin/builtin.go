@@ -4,7 +4,11 @@ package builtin
 
 import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/basicauth"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/introspection"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/jwt"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/keyauth"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/mtls"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/scopes"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/subscription"
 )
@@ -14,6 +18,10 @@ func Types() []policy.Type {
 	return []policy.Type{
 		// authentication
 		keyauth.Type,
+		jwt.Type,
+		basicauth.Type,
+		introspection.Type,
+		mtls.Type,
 		// authorization
 		subscription.Type,
 		scopes.Type,
