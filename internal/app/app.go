@@ -93,7 +93,13 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		if err != nil {
 			return err
 		}
-		tlsL = tls.NewListener(listener.Limit(raw, cfg.MaxConnections), cert.TLSConfig())
+		tc := cert.TLSConfig()
+		if cfg.TLS.ClientCerts {
+			// Ask, never require or verify here: each API's mtls policy verifies against
+			// its own CA, and APIs without it must keep working for clients with no cert.
+			tc.ClientAuth = tls.RequestClientCert
+		}
+		tlsL = tls.NewListener(listener.Limit(raw, cfg.MaxConnections), tc)
 	}
 	proxyL = listener.Limit(proxyL, cfg.MaxConnections)
 	var demoL net.Listener
