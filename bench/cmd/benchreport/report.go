@@ -20,6 +20,7 @@ const (
 	idNginx     = "nginx"
 	idCaddy     = "caddy"
 	idGatehouse = "gatehouse"
+	idPolicies  = "gatehouse-policies"
 )
 
 // Markers delimit the generated section of docs/benchmarks.md.
@@ -378,6 +379,15 @@ func (r *run) Checks() []check {
 	} else {
 		g, c := r.stats(gh).P99, r.stats(cd).P99
 		out = append(out, check{passFail(g <= c), fmt.Sprintf("%s: %.2f× (%s vs %s)", text, ratio(g.Seconds(), c.Seconds()), ms(g), ms(c))})
+	}
+	// Issue 4's figure: key-auth + rate limit + quota cost at most 1.3× the CPU per request
+	// of the same gateway with no policies.
+	text = "Gatehouse with key-auth + rate limit + quota CPU/request ≤ 1.3× without policies"
+	if pol := r.measured(idPolicies); gh == nil || pol == nil || r.stats(gh).CPU == 0 {
+		out = append(out, check{"SKIP", text + ": not measured"})
+	} else {
+		p, g := r.stats(pol).CPU, r.stats(gh).CPU
+		out = append(out, check{passFail(p <= 1.3*g), fmt.Sprintf("%s: %.2f× (%.1f µs vs %.1f µs)", text, p/g, p, g)})
 	}
 	return out
 }

@@ -75,7 +75,7 @@ func writeRun(t *testing.T, rounds map[string][][2]int64, extraWrk string) strin
 	meta := "clk_tck=100\nrounds=3\nduration=10\nwarmup=2\nthreads=1\nconnections=64\nserver_cpu=0\nclient_cpu=1\ncommand=bench/run.sh\n"
 	must(t, os.WriteFile(filepath.Join(dir, "meta.env"), []byte(meta), 0o644))
 	var tsv strings.Builder
-	for _, id := range []string{idOrigin, idNginx, idCaddy, idGatehouse} {
+	for _, id := range []string{idOrigin, idNginx, idCaddy, idGatehouse, idPolicies} {
 		for i, s := range rounds[id] {
 			base := fmt.Sprintf("%s.r%d", id, i+1)
 			wrk := fmt.Sprintf("  Latency Distribution\n     50%%  1.00ms\n     75%%  1.50ms\n     90%%  2.00ms\n     99%%  %dms\n"+
@@ -89,7 +89,9 @@ func writeRun(t *testing.T, rounds map[string][][2]int64, extraWrk string) strin
 				id, id, i+1, base, s[0]/4, s[0]-s[0]/4, 200, base)
 		}
 	}
-	tsv.WriteString("gatehouse-policies\tpolicies label\t0\tskipped\tskipped: policies not built yet\t0\t0\t0\t0\t-\n")
+	if rounds[idPolicies] == nil {
+		tsv.WriteString("gatehouse-policies\tpolicies label\t0\tskipped\tskipped: not measured\t0\t0\t0\t0\t-\n")
+	}
 	must(t, os.WriteFile(filepath.Join(dir, "results.tsv"), []byte(tsv.String()), 0o644))
 	return dir
 }
@@ -108,6 +110,7 @@ func TestReport(t *testing.T) {
 		idNginx:     {{300, 5}, {100, 4}, {100, 6}},  // median 10 µs; the 30 µs round is noise
 		idCaddy:     {{500, 9}, {500, 9}, {500, 9}},  // 50 µs
 		idGatehouse: {{200, 8}, {900, 8}, {200, 10}}, // median 20 µs: 2.0× nginx, 0.4× Caddy
+		idPolicies:  {{260, 8}, {250, 8}, {240, 9}},  // median 25 µs: 1.25× Gatehouse
 	}, "")
 	r, err := loadRun(dir)
 	if err != nil {
@@ -124,6 +127,7 @@ func TestReport(t *testing.T) {
 		"PASS Gatehouse CPU/request ≤ 2.0× nginx's: 2.00× (20.0 µs vs 10.0 µs)",
 		"PASS Gatehouse CPU/request ≤ 0.5× Caddy's: 0.40× (20.0 µs vs 50.0 µs)",
 		"PASS Gatehouse p99 ≤ Caddy's p99: 0.89× (8.00 ms vs 9.00 ms)",
+		"PASS Gatehouse with key-auth + rate limit + quota CPU/request ≤ 1.3× without policies: 1.25× (25.0 µs vs 20.0 µs)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -135,7 +139,7 @@ func TestReport(t *testing.T) {
 		"| nginx label | 10000 | 1.00 ms | 5.00 ms | 10.0 µs | 1.00× | 1.00× | 1.00× | 1.00× |",
 		"| gatehouse label | 10000 | 1.00 ms | 8.00 ms | 20.0 µs | 1.00× | 1.00× | 1.60× | 2.00× |",
 		"| origin label | 10000 | 1.00 ms | 1.00 ms | 20.0 µs |", // the origin row shows the origin's CPU
-		"| policies label | skipped: policies not built yet |",
+		"| gatehouse-policies label | 10000 | 1.00 ms | 8.00 ms | 25.0 µs |",
 		// CPU 0 was 100% busy: nginx and the origin had 30%+20%, 10%+20%, 10%+20% of it.
 		"| nginx label | 300000 | 2.5 + 7.5 µs | 30.0, 10.0, 10.0 | 5.00, 4.00, 6.00 | 1.50 ms | 2.00 ms | 10% | 20.0 µs | 50%, 70%, 70% | 50% | 0 |",
 	} {
@@ -144,7 +148,7 @@ func TestReport(t *testing.T) {
 		}
 	}
 	warnings := r.Warnings()
-	if len(warnings) != 4 {
+	if len(warnings) != 5 {
 		t.Fatalf("want a warning per target (others took 30-80%% of CPU 0), got %q", warnings)
 	}
 	// Gatehouse's second round, at 90 µs/request, filled CPU 0 itself; the other two did not.
