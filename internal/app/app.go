@@ -140,6 +140,8 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		Gateway:      gw.Status,
 		CheckAPI:     gw.CheckAPI,
 		CheckPlan:    gw.CheckPlan,
+		PurgeCache:   svc.PurgeCache,
+		Degraded:     svc.Degraded,
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
 				// A gatehouse.Error's message is shown on /readyz; this one holds no secrets.

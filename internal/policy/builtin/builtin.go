@@ -5,6 +5,7 @@ package builtin
 import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/basicauth"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/cache"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/introspection"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/jwt"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/keyauth"
@@ -25,6 +26,8 @@ func Types() []policy.Type {
 		// authorization
 		subscription.Type,
 		scopes.Type,
+		// caching
+		cache.Type,
 	}
 }
 
