@@ -133,7 +133,8 @@ type Context struct {
 
 // OneValue returns []string{v} for a header value, backed by storage in c so that setting
 // a header allocates nothing. The slice is valid until the Context is released, which is
-// after the request has been proxied.
+// after the request has been proxied: use it for request headers, never for response
+// headers, which net/http may send only after the chain has returned.
 func (c *Context) OneValue(v string) []string {
 	if c.nvals == len(c.vals) {
 		return []string{v}

@@ -5,18 +5,29 @@ package builtin
 import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/basicauth"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/bot"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/cache"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/cors"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/header"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/introspection"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/ipfilter"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/jwt"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/keyauth"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/mtls"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/requestsize"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/scopes"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/subscription"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/transform"
 )
 
 // Types lists every built-in policy type.
 func Types() []policy.Type {
 	return []policy.Type{
+		// edge
+		ipfilter.Type,
+		cors.Type,
+		bot.Type,
+		requestsize.Type,
 		// authentication
 		keyauth.Type,
 		jwt.Type,
@@ -28,6 +39,9 @@ func Types() []policy.Type {
 		scopes.Type,
 		// caching
 		cache.Type,
+		// transformation
+		header.Type,
+		transform.Type,
 	}
 }
 
