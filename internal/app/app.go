@@ -178,7 +178,8 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(servers))
 	wg.Go(func() { gw.Watch(ctx, st) })
-	wg.Go(func() { svc.dir.Watch(ctx) })
+	dirDone := svc.dir.Start(ctx)
+	wg.Go(func() { <-dirDone })
 	for _, s := range servers {
 		s.srv = &http.Server{
 			Handler:           s.h,

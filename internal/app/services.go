@@ -9,6 +9,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/cache"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/consumers"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	cachepolicy "github.com/gatehouse-dev/gatehouse/internal/policy/cache"
 )
@@ -33,7 +35,72 @@ func newServices(ctx context.Context, cfg config.Config, st gatehouse.Store, log
 		s.Close()
 		return nil, err
 	}
+	s.openLimiter(ctx, cfg, log)
+	if err := s.openQuotas(cfg, st, log); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// openQuotas builds the quota counters: in memory and flushed to the store, or in Redis.
+func (s *services) openQuotas(cfg config.Config, st gatehouse.Store, log *slog.Logger) error {
+	if cfg.Quota.Backend == "redis" {
+		q := &lazyRedisQuotas{url: cfg.Redis.URL, prefix: cfg.Redis.Prefix + "quota:"}
+		if _, err := q.client(); err != nil {
+			log.Error("redis quota counters unreachable at start; quota-limited requests get 503 until it answers", "err", err)
+		}
+		s.env.Quotas = q
+		s.closers = append(s.closers, q.Close)
+		s.health = append(s.health, q.Health)
+		return nil
+	}
+	cs, ok := st.(quota.CounterStore)
+	if !ok {
+		return fmt.Errorf("quota counters: the store cannot keep them; set quota.backend: redis")
+	}
+	l, err := quota.NewLocal(cs, quota.LocalOptions{FlushInterval: cfg.Quota.FlushInterval.D()})
+	if err != nil {
+		return fmt.Errorf("quota counters: %w", err)
+	}
+	s.env.Quotas = l
+	// Closed before the store (Run defers the store's Close first), so the last counts land.
+	s.closers = append(s.closers, func() {
+		if err := l.Close(); err != nil {
+			log.Error("flushing quota counters", "err", err)
+		}
+	})
+	return nil
+}
+
+// openLimiter builds the rate limiter. With Redis it is wrapped in the fallback: an outage
+// with fallback local leaves the node ready but degraded; with fallback closed it makes
+// the node unready, since it then refuses rate-limited traffic.
+func (s *services) openLimiter(ctx context.Context, cfg config.Config, log *slog.Logger) {
+	mem := limit.NewMemory(limit.MemoryOptions{})
+	if cfg.Limits.Backend != "redis" {
+		s.env.Limiter = mem
+		return
+	}
+	shared := &lazyRedisLimiter{ctx: ctx, url: cfg.Redis.URL, prefix: cfg.Redis.Prefix + "rl:"}
+	mode := limit.Mode(cfg.Limits.Fallback)
+	fb := limit.NewFallback(shared, mem, mode, log.With("component", "limiter"))
+	if _, err := shared.connect(); err != nil {
+		log.Error("redis rate limiter unreachable at start; serving the fallback until it answers", "err", err, "fallback", mode)
+		fb.MarkDown(err)
+	}
+	s.env.Limiter = fb
+	s.closers = append(s.closers, fb.Close, shared.Close)
+	if mode == limit.FallbackClosed {
+		s.health = append(s.health, fb.Health)
+		return
+	}
+	s.degraded = append(s.degraded, func() string {
+		if err := fb.Health(); err != nil {
+			return "rate limiter: " + err.Error()
+		}
+		return ""
+	})
 }
 
 // openCache builds the response cache. A Redis cache that cannot be reached at start is

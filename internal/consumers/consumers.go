@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -48,7 +47,6 @@ type Directory struct {
 	apps    map[string]appEntry
 	gen     uint64 // bumped by every invalidation; loads that began earlier are not cached
 	flights singleflight.Group
-	ready   atomic.Bool
 }
 
 type keyEntry struct {
@@ -63,7 +61,7 @@ type appEntry struct {
 
 var _ policy.Directory = (*Directory)(nil)
 
-// New returns a Directory over st. Run Watch to keep it current.
+// New returns a Directory over st. Start keeps it current.
 func New(st gatehouse.Store, opts Options) *Directory {
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = 100_000
@@ -85,11 +83,20 @@ func New(st gatehouse.Store, opts Options) *Directory {
 	return d
 }
 
-// Watch applies the store's change notices until ctx ends. Call it before serving, or
-// accept that entries loaded before it subscribes live until their TTL.
-func (d *Directory) Watch(ctx context.Context) {
+// Start subscribes to the store's change notices at once and applies them in a goroutine
+// until ctx ends; the returned channel closes when it has stopped. Subscribing before
+// returning means no change made after Start can be missed.
+func (d *Directory) Start(ctx context.Context) <-chan struct{} {
 	changes := d.st.Subscribe(ctx)
-	d.ready.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.watch(ctx, changes)
+	}()
+	return done
+}
+
+func (d *Directory) watch(ctx context.Context, changes <-chan gatehouse.Change) {
 	for {
 		select {
 		case <-ctx.Done():

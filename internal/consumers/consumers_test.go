@@ -54,7 +54,7 @@ func setup(t *testing.T, approval gatehouse.Approval) *fixture {
 	f.key, err = st.CreateKey(ctx, &gatehouse.Key{App: "shop", Prefix: prefix, Hash: hash})
 	must(nil, err)
 	f.dir = consumers.New(st, consumers.Options{})
-	go f.dir.Watch(ctx)
+	f.dir.Start(ctx)
 	return f
 }
 

@@ -69,13 +69,15 @@ type Decision struct {
 	Retry     time.Duration // until a rejected request could pass (Retry-After); 0 if allowed
 }
 
-// Limiter takes tokens from GCRA buckets. A rejected request consumes nothing.
-// Implementations: internal/limit (memory, Redis).
+// Limiter takes tokens from GCRA buckets. A rejected request consumes nothing. The key is
+// valid only during the call (policies build it in reused buffers): an implementation
+// that keeps it must copy it. Implementations: internal/limit (memory, Redis).
 type Limiter interface {
 	Allow(ctx context.Context, key string, r Rate, n int64) (Decision, error)
 }
 
-// Quotas counts requests per calendar period, persistently.
+// Quotas counts requests per calendar period, persistently. As with Limiter, the key is
+// valid only during the call.
 type Quotas interface {
 	// Take adds n to key's count for the period [start, end) unless that would pass limit,
 	// and returns the count after the call (unchanged when not ok).

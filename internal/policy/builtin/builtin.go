@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy/basicauth"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/bot"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/cache"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/concurrency"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/cors"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/header"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/introspection"
@@ -14,6 +15,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy/jwt"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/keyauth"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/mtls"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/quota"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/requestsize"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/scopes"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/subscription"
@@ -37,6 +40,10 @@ func Types() []policy.Type {
 		// authorization
 		subscription.Type,
 		scopes.Type,
+		// limits
+		ratelimit.Type,
+		quota.Type,
+		concurrency.Type,
 		// caching
 		cache.Type,
 		// transformation

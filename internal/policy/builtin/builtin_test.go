@@ -1,11 +1,14 @@
 package builtin
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
@@ -98,4 +101,86 @@ func TestRegistry(t *testing.T) {
 	if _, ok := r[policy.SubscriptionType]; !ok {
 		t.Error("the subscription check is not registered; authenticated APIs would skip authorization")
 	}
+}
+
+// TestDocExamplesDecode: every YAML example in docs/policies.md and docs/policies/*.md
+// holds policies whose configurations this registry accepts, so the docs cannot drift into
+// fields that do not exist.
+func TestDocExamplesDecode(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "docs")
+	files, _ := filepath.Glob(filepath.Join(root, "policies", "*.md"))
+	files = append(files, filepath.Join(root, "policies.md"), filepath.Join(root, "declarative.md"))
+	reg := Registry()
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, block := range yamlBlocks(string(b)) {
+			var doc any
+			if err := yaml.Unmarshal([]byte(block), &doc); err != nil {
+				t.Errorf("%s: example %d is not YAML: %v", f, i+1, err)
+				continue
+			}
+			for _, spec := range findPolicies(doc) {
+				typ, _ := spec["type"].(string)
+				pt, ok := reg[typ]
+				if !ok {
+					t.Errorf("%s: example %d uses unknown policy type %q", f, i+1, typ)
+					continue
+				}
+				raw, _ := json.Marshal(spec["config"])
+				if spec["config"] == nil {
+					raw = nil
+				}
+				if _, err := pt.Decode(raw); err != nil {
+					t.Errorf("%s: example %d: %s: %v", f, i+1, typ, err)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < len(Types()) {
+		t.Errorf("only %d policy examples found; every page should have one", checked)
+	}
+}
+
+func yamlBlocks(md string) []string {
+	var out []string
+	for {
+		_, rest, ok := strings.Cut(md, "```yaml\n")
+		if !ok {
+			return out
+		}
+		block, after, _ := strings.Cut(rest, "```")
+		out = append(out, block)
+		md = after
+	}
+}
+
+// findPolicies returns every element of every "policies" list in doc.
+func findPolicies(doc any) []map[string]any {
+	var out []map[string]any
+	switch v := doc.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if k == "policies" {
+				if list, ok := x.([]any); ok {
+					for _, e := range list {
+						if m, ok := e.(map[string]any); ok {
+							out = append(out, m)
+						}
+					}
+				}
+				continue
+			}
+			out = append(out, findPolicies(x)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, findPolicies(x)...)
+		}
+	}
+	return out
 }
