@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,9 +11,12 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/upstream"
+	"github.com/gatehouse-dev/gatehouse/internal/limit"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/builtin"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/policytest"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 )
 
 // policyGateway serves orders (key-auth for the API, a public health route, a route that
@@ -131,6 +135,51 @@ func BenchmarkServeHTTPKeyAuth(b *testing.B) {
 		g.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// nopCounters is a quota.CounterStore that keeps nothing.
+type nopCounters struct{}
+
+func (nopCounters) LoadCounter(context.Context, string, time.Time) (int64, error) { return 0, nil }
+func (nopCounters) AddCounters(context.Context, []sqlstore.CounterDelta) error   { return nil }
+func (nopCounters) PruneCounters(context.Context, time.Time) (int64, error)      { return 0, nil }
+
+// BenchmarkServeHTTPKeyAuthLimits is the bench harness's scenario (b) without the network:
+// key-auth, the subscription check, an API rate limit by IP, and the plan's rate limit and
+// daily quota, on the memory limiter and store-backed quota counters.
+func BenchmarkServeHTTPKeyAuthLimits(b *testing.B) {
+	dir := policytest.NewDirectory()
+	gold := &gatehouse.Plan{Name: "gold", APIs: []string{"bench"},
+		RateLimit: &gatehouse.RateLimit{Limit: 1e8, Window: gatehouse.Duration(time.Second)},
+		Quota:     &gatehouse.Quota{Limit: 1e15, Period: gatehouse.PeriodDay}}
+	dir.AddApp("shop", "d@example.com", gold)
+	dir.AddKey("gh_good", "key1", "shop", time.Time{})
+	quotas, err := quota.NewLocal(nopCounters{}, quota.LocalOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer quotas.Close()
+	g := New(Options{Upstream: upstream.Options{Transport: okTransport{}}, Policies: builtin.Registry(),
+		Services: policy.Env{Directory: dir, Limiter: limit.NewMemory(limit.MemoryOptions{}), Quotas: quotas}})
+	defer g.Close()
+	a := api("bench", "/", nil, gatehouse.StatePublished, "http://127.0.0.1:9")
+	a.Policies = []gatehouse.PolicySpec{{Type: "key-auth"}, {Type: "rate-limit", Config: json.RawMessage(`{"limit":100000000,"window":"1s","by":"ip"}`)}}
+	a.Normalize()
+	if err := g.Swap(1, []*gatehouse.API{a}, gold); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "http://gw/items/1", nil)
+	req.Header.Set("X-Request-Id", "fixed")
+	key := []string{"gh_good"}
+	b.ReportAllocs()
+	for b.Loop() {
+		req.Header["X-Api-Key"] = key
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
 }
