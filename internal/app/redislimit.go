@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/limit"
@@ -72,11 +75,16 @@ func (l *lazyRedisLimiter) Close() {
 // quota_unavailable (never a wrong 429 or 401).
 type lazyRedisQuotas struct {
 	url, prefix string
+	log         *slog.Logger
 
 	mu      sync.Mutex
 	q       *quota.Redis
-	lastTry time.Time
-	lastErr error
+	lastTry  time.Time
+	lastErr  error
+	lastPing time.Time
+	// failing is set by a failed Take and cleared by the next successful one, so that
+	// readiness follows what requests see, not only whether a client was ever made.
+	failing atomic.Bool
 }
 
 func (l *lazyRedisQuotas) client() (*quota.Redis, error) {
@@ -100,16 +108,49 @@ func (l *lazyRedisQuotas) client() (*quota.Redis, error) {
 
 func (l *lazyRedisQuotas) Take(ctx context.Context, key string, start, end time.Time, limit, n int64) (int64, bool, error) {
 	q, err := l.client()
-	if err != nil {
-		return 0, false, err
+	if err == nil {
+		var used int64
+		var ok bool
+		used, ok, err = q.Take(ctx, key, start, end, limit, n)
+		if err == nil {
+			if l.failing.Swap(false) {
+				l.log.Info("redis quota counters reachable again")
+			}
+			return used, ok, nil
+		}
 	}
-	return q.Take(ctx, key, start, end, limit, n)
+	if ctx.Err() == nil && !l.failing.Swap(true) {
+		l.log.Error("redis quota counters unreachable; quota-limited requests get 503 until it answers", "err", err)
+	}
+	return 0, false, err
 }
 
-// Health reports Redis unreachable while no client could be made.
+// Health reports Redis unreachable while no client could be made or the latest Take
+// failed; while failing it pings (at most once a second), so that readiness recovers even
+// when no traffic arrives to prove it. The message names no host: /readyz needs no token.
 func (l *lazyRedisQuotas) Health() error {
-	if _, err := l.client(); err != nil {
-		return fmt.Errorf("quota counters: redis unreachable: %w", err)
+	down := errors.New("quota counters: redis unreachable; quota-limited requests get 503 quota_unavailable")
+	q, err := l.client()
+	if err != nil {
+		return down
+	}
+	if l.failing.Load() {
+		l.mu.Lock()
+		due := time.Since(l.lastPing) >= time.Second
+		if due {
+			l.lastPing = time.Now()
+		}
+		l.mu.Unlock()
+		if !due {
+			return down
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if q.Ping(ctx) != nil {
+			return down
+		}
+		l.failing.Store(false)
+		l.log.Info("redis quota counters reachable again")
 	}
 	return nil
 }

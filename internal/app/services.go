@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -10,9 +11,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/consumers"
 	"github.com/gatehouse-dev/gatehouse/internal/limit"
-	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	cachepolicy "github.com/gatehouse-dev/gatehouse/internal/policy/cache"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
 )
 
 // services are what policies share on this node: built from the settings, closed by Run.
@@ -46,7 +47,7 @@ func newServices(ctx context.Context, cfg config.Config, st gatehouse.Store, log
 // openQuotas builds the quota counters: in memory and flushed to the store, or in Redis.
 func (s *services) openQuotas(cfg config.Config, st gatehouse.Store, log *slog.Logger) error {
 	if cfg.Quota.Backend == "redis" {
-		q := &lazyRedisQuotas{url: cfg.Redis.URL, prefix: cfg.Redis.Prefix + "quota:"}
+		q := &lazyRedisQuotas{url: cfg.Redis.URL, prefix: cfg.Redis.Prefix + "quota:", log: log.With("component", "quota")}
 		if _, err := q.client(); err != nil {
 			log.Error("redis quota counters unreachable at start; quota-limited requests get 503 until it answers", "err", err)
 		}
@@ -91,13 +92,20 @@ func (s *services) openLimiter(ctx context.Context, cfg config.Config, log *slog
 	}
 	s.env.Limiter = fb
 	s.closers = append(s.closers, fb.Close, shared.Close)
+	// /readyz needs no token: it says what is down, never the cause (which may name
+	// internal hosts); the fallback logs the cause when the state changes.
 	if mode == limit.FallbackClosed {
-		s.health = append(s.health, fb.Health)
+		s.health = append(s.health, func() error {
+			if fb.Health() != nil {
+				return errors.New("rate limiter: redis unreachable; fallback closed: rate-limited requests get 503 limiter_unavailable")
+			}
+			return nil
+		})
 		return
 	}
 	s.degraded = append(s.degraded, func() string {
-		if err := fb.Health(); err != nil {
-			return "rate limiter: " + err.Error()
+		if fb.Health() != nil {
+			return "rate limiter: redis unreachable; fallback local: each node enforces rate limits alone"
 		}
 		return ""
 	})

@@ -132,9 +132,12 @@ type Context struct {
 }
 
 // OneValue returns []string{v} for a header value, backed by storage in c so that setting
-// a header allocates nothing. The slice is valid until the Context is released, which is
-// after the request has been proxied: use it for request headers, never for response
-// headers, which net/http may send only after the chain has returned.
+// a header allocates nothing. The slice is valid until the Context is released, when the
+// chain returns. That is safe for request headers (the proxy copies them while the chain
+// runs) and for response headers set before the status is written within the chain:
+// net/http (HTTP/1 and HTTP/2) and httptest snapshot the header map at WriteHeader, and the
+// proxy and Render always write the status before the chain returns. A response header
+// set after WriteHeader, or by a chain that returns without writing, must not use it.
 func (c *Context) OneValue(v string) []string {
 	if c.nvals == len(c.vals) {
 		return []string{v}

@@ -98,6 +98,11 @@ func (r *Redis) Take(ctx context.Context, key string, start, end time.Time, limi
 	return res[0], res[1] == 1, nil
 }
 
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
+}
+
 // Close closes the client if NewRedis opened it. It is idempotent.
 func (r *Redis) Close() error {
 	if r.owned {
