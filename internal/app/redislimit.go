@@ -77,8 +77,8 @@ type lazyRedisQuotas struct {
 	url, prefix string
 	log         *slog.Logger
 
-	mu      sync.Mutex
-	q       *quota.Redis
+	mu       sync.Mutex
+	q        *quota.Redis
 	lastTry  time.Time
 	lastErr  error
 	lastPing time.Time

@@ -143,8 +143,8 @@ func BenchmarkServeHTTPKeyAuth(b *testing.B) {
 type nopCounters struct{}
 
 func (nopCounters) LoadCounter(context.Context, string, time.Time) (int64, error) { return 0, nil }
-func (nopCounters) AddCounters(context.Context, []sqlstore.CounterDelta) error   { return nil }
-func (nopCounters) PruneCounters(context.Context, time.Time) (int64, error)      { return 0, nil }
+func (nopCounters) AddCounters(context.Context, []sqlstore.CounterDelta) error    { return nil }
+func (nopCounters) PruneCounters(context.Context, time.Time) (int64, error)       { return 0, nil }
 
 // BenchmarkServeHTTPKeyAuthLimits is the bench harness's scenario (b) without the network:
 // key-auth, the subscription check, and the plan's rate limit and daily quota, on the
