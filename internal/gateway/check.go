@@ -54,7 +54,7 @@ func (g *Gateway) checkPolicies(p *gatehouse.Problems, a *gatehouse.API, routes 
 		e := env
 		e.API = a
 		if _, err := g.policies.Build(&e, a.Policies, nil, terminal); err != nil {
-			p.Addf("policies", "%s", err.Error())
+			addPolicyProblems(p, "policies", err)
 		}
 	}
 	for i, r := range routes {
@@ -64,6 +64,7 @@ func (g *Gateway) checkPolicies(p *gatehouse.Problems, a *gatehouse.API, routes 
 		e := env
 		e.API, e.Route = a, &r
 		if _, err := g.policies.Build(&e, policy.Merge(a.Policies, r.Policies), nil, terminal); err != nil {
+			// Indexes are into the merged list, so the route's field names the list only.
 			p.Addf(fmt.Sprintf("routes[%d].policies", i), "%s", err.Error())
 		}
 	}
@@ -74,8 +75,24 @@ func (g *Gateway) checkPolicies(p *gatehouse.Problems, a *gatehouse.API, routes 
 func (g *Gateway) CheckPlan(pl *gatehouse.Plan) error {
 	if err := g.policies.CheckPlan(pl); err != nil {
 		var p gatehouse.Problems
-		p.Addf("policies", "%s", err.Error())
+		addPolicyProblems(&p, "policies", err)
 		return p.Err("plan")
 	}
 	return nil
+}
+
+// addPolicyProblems reports each spec's problem at its own field path, e.g.
+// policies[1].config: "rate-limit: limit: must be positive".
+func addPolicyProblems(p *gatehouse.Problems, field string, err error) {
+	specs, other := policy.SpecErrors(err)
+	for _, se := range specs {
+		msg := se.Err.Error()
+		if se.Type != "" {
+			msg = se.Type + ": " + msg
+		}
+		p.Addf(fmt.Sprintf("%s[%d].%s", field, se.Index, se.Field), "%s", msg)
+	}
+	for _, e := range other {
+		p.Addf(field, "%s", e.Error())
+	}
 }

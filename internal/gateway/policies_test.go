@@ -95,6 +95,15 @@ func TestCheckAPIReportsPolicyErrors(t *testing.T) {
 			t.Errorf("%q lacks %q", msg, want)
 		}
 	}
+	fields := map[string]bool{}
+	for _, f := range ge.Fields {
+		fields[f.Field] = true
+	}
+	for _, want := range []string{"policies[0].config", "policies[1].type", "routes[0].policies"} {
+		if !fields[want] {
+			t.Errorf("no problem at field %s: %+v", want, ge.Fields)
+		}
+	}
 	// A bad configuration never reaches the route table either: the swap fails and the
 	// previous snapshot keeps serving.
 	if err := g.Swap(2, []*gatehouse.API{a}); err == nil {

@@ -123,6 +123,43 @@ func (r Registry) Names() []string {
 	return out
 }
 
+// SpecError is a problem with one spec of a list: its index, the spec's field ("type" or
+// "config") and, for config, the policy type. Error() reads "policies[2] (rate-limit):
+// limit: must be positive".
+type SpecError struct {
+	Index int
+	Type  string
+	Field string
+	Err   error
+}
+
+func (e *SpecError) Error() string {
+	if e.Type != "" {
+		return fmt.Sprintf("policies[%d] (%s): %v", e.Index, e.Type, e.Err)
+	}
+	return fmt.Sprintf("policies[%d]: %v", e.Index, e.Err)
+}
+
+func (e *SpecError) Unwrap() error { return e.Err }
+
+// SpecErrors returns the SpecErrors joined in err, and whatever else as one error.
+func SpecErrors(err error) (specs []*SpecError, other []error) {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else if err != nil {
+		list = []error{err}
+	}
+	for _, e := range list {
+		if se, ok := e.(*SpecError); ok {
+			specs = append(specs, se)
+		} else {
+			other = append(other, e)
+		}
+	}
+	return specs, other
+}
+
 // Implicit policy types Build adds when an API authenticates and does not list them.
 const (
 	SubscriptionType = "subscription" // authorization: the app must subscribe to a plan with this API
@@ -149,6 +186,15 @@ type compiled struct {
 	t    Type
 	name string
 	cfg  any
+	idx  int // index in the specs, -1 for implicit ones
+}
+
+// newErr attributes a New failure to its spec.
+func (c compiled) newErr(err error) error {
+	if c.idx < 0 {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	return &SpecError{Index: c.idx, Type: c.t.Name, Field: "config", Err: err}
 }
 
 // Build compiles specs (already merged, see Merge) into one chain that ends at terminal.
@@ -166,12 +212,12 @@ func (r Registry) Build(env *Env, specs []gatehouse.PolicySpec, plans []*gatehou
 		}
 		t, ok := r[s.Type]
 		if !ok {
-			errs = append(errs, fmt.Errorf("policies[%d]: unknown policy type %q (known: %s)", i, s.Type, strings.Join(r.Names(), ", ")))
+			errs = append(errs, &SpecError{Index: i, Field: "type", Err: fmt.Errorf("unknown policy type %q (known: %s)", s.Type, strings.Join(r.Names(), ", "))})
 			continue
 		}
 		cfg, err := t.Decode(s.Config)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("policies[%d] (%s): %w", i, s.Type, err))
+			errs = append(errs, &SpecError{Index: i, Type: s.Type, Field: "config", Err: err})
 			continue
 		}
 		seen[s.Type]++
@@ -179,13 +225,13 @@ func (r Registry) Build(env *Env, specs []gatehouse.PolicySpec, plans []*gatehou
 		if n := seen[s.Type]; n > 1 {
 			name = fmt.Sprintf("%s#%d", s.Type, n)
 		}
-		list = append(list, compiled{t, name, cfg})
+		list = append(list, compiled{t, name, cfg, i})
 		hasAuthn = hasAuthn || t.Phase == Authn
 	}
 	if hasAuthn && seen[SubscriptionType] == 0 && !disabled(specs, SubscriptionType) {
 		if t, ok := r[SubscriptionType]; ok {
 			cfg, _ := t.Decode(nil)
-			list = append(list, compiled{t, SubscriptionType, cfg})
+			list = append(list, compiled{t, SubscriptionType, cfg, -1})
 		}
 	}
 	if len(errs) > 0 {
@@ -218,7 +264,7 @@ func (r Registry) Build(env *Env, specs []gatehouse.PolicySpec, plans []*gatehou
 		if c.t.Phase == Authn {
 			a, err := c.t.auth(env, c.cfg, c.name)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
+				errs = append(errs, c.newErr(err))
 				continue
 			}
 			authn = append(authn, a)
@@ -231,7 +277,7 @@ func (r Registry) Build(env *Env, specs []gatehouse.PolicySpec, plans []*gatehou
 		}
 		nh, err := c.t.build(env, h, c.cfg, c.name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
+			errs = append(errs, c.newErr(err))
 			continue
 		}
 		h = nh
@@ -310,15 +356,15 @@ func (r Registry) CheckPlan(p *gatehouse.Plan) error {
 	for i, s := range p.Policies {
 		t, ok := r[s.Type]
 		if !ok {
-			errs = append(errs, fmt.Errorf("policies[%d]: unknown policy type %q", i, s.Type))
+			errs = append(errs, &SpecError{Index: i, Field: "type", Err: fmt.Errorf("unknown policy type %q", s.Type)})
 			continue
 		}
 		if t.Phase != Limits {
-			errs = append(errs, fmt.Errorf("policies[%d]: %q runs in the %s phase; plans may add limits-phase policies only", i, s.Type, t.Phase))
+			errs = append(errs, &SpecError{Index: i, Field: "type", Err: fmt.Errorf("%q runs in the %s phase; plans may add limits-phase policies only", s.Type, t.Phase)})
 			continue
 		}
 		if _, err := t.Decode(s.Config); err != nil {
-			errs = append(errs, fmt.Errorf("policies[%d] (%s): %w", i, s.Type, err))
+			errs = append(errs, &SpecError{Index: i, Type: s.Type, Field: "config", Err: err})
 		}
 	}
 	return errors.Join(errs...)
