@@ -44,3 +44,10 @@ clean:
 .PHONY: bench
 bench:
 	bench/run.sh $(BENCH_ARGS)
+
+# The shared rate limit across two nodes (Redis at $GATEHOUSE_TEST_REDIS, default
+# redis://127.0.0.1:6379/0): two runs of 20 s, under a minute; writes docs/benchmarks.md.
+# Options: make bench-redis BENCH_REDIS_ARGS='--runs 3 --no-docs'
+.PHONY: bench-redis
+bench-redis:
+	bench/redis-limit.sh $(BENCH_REDIS_ARGS)

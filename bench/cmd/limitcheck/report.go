@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Markers delimit limitcheck's generated section of docs/benchmarks.md.
+const (
+	markerStart = "<!-- bench:redis-limit:start -->"
+	markerEnd   = "<!-- bench:redis-limit:end -->"
+)
+
+// report prints the markdown of the runs' summaries and, with -docs, writes it between the
+// markers. An invalid run makes it exit 1 and leave the document alone.
+func report(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	meta := fs.String("meta", "", "key=value lines about the run: date, machine, versions, command (see bench/redis-limit.sh)")
+	docs := fs.String("docs", "", "write the section between the markers of this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("report: no result files")
+	}
+	var runs []*Summary
+	for _, path := range fs.Args() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var s Summary
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		runs = append(runs, &s)
+	}
+	m := map[string]string{}
+	if *meta != "" {
+		var err error
+		if m, err = readMeta(*meta); err != nil {
+			return err
+		}
+	}
+	var md bytes.Buffer
+	writeMarkdown(&md, runs, m)
+	if _, err := stdout.Write(md.Bytes()); err != nil {
+		return err
+	}
+	var invalid []string
+	for i, s := range runs {
+		if !s.Valid {
+			invalid = append(invalid, fmt.Sprintf("run %d: %s", i+1, strings.Join(s.Invalid, "; ")))
+		}
+	}
+	if len(invalid) > 0 {
+		return fmt.Errorf("\n\n!!! ERRORS DURING THE RUN: these numbers are not valid results !!!\n%s", strings.Join(invalid, "\n"))
+	}
+	if *docs != "" {
+		if err := updateDoc(*docs, md.String()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote the results into %s\n", *docs)
+	}
+	return nil
+}
+
+// readMeta reads key=value lines; blank lines and # comments are skipped.
+func readMeta(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: not key=value: %q", path, line)
+		}
+		m[k] = v
+	}
+	return m, sc.Err()
+}
+
+func or(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}
+
+// writeMarkdown is the section of docs/benchmarks.md: what ran, a row per run, the verdict
+// per run against the figure, and the machine.
+func writeMarkdown(w io.Writer, runs []*Summary, m map[string]string) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	if len(runs) == 0 {
+		return
+	}
+	r0 := runs[0]
+	p("Measured %s. %s Gatehouse processes (`limits.backend: %s`, `limits.fallback: closed`), each with one published API at `/` "+
+		"and `%s`; `limitcheck` offered %.0f req/s open-loop, split evenly (round-robin) over the nodes, "+
+		"%d keep-alive connections per node. Each run: %gs of the same load uncounted (warm-up), %gs pause "+
+		"(the bucket refills), then %gs measured.\n\n",
+		or(m["date"], r0.Started), or(m["nodes"], fmt.Sprint(len(r0.Nodes))), or(m["backend"], "redis"),
+		or(m["policy"], fmt.Sprintf("rate-limit {limit: %d, window: %gs}", r0.Limit, r0.WindowS)),
+		r0.TargetRPS, r0.ConnectionsPerNode, r0.WarmupS, r0.SettleS, r0.RequestedDurationS)
+
+	p("| run | sent | achieved req/s | D (first to last sent) | allowed (200) | expected | error | 429 |")
+	for i := range r0.Nodes {
+		p(" node %d: sent / 200 / 429 |", i+1)
+	}
+	p(" send lag p99 | latency p50 / p99 | load tool CPU | result |\n")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for range r0.Nodes {
+		p("---|")
+	}
+	p("---:|---|---:|---|\n")
+	for i, s := range runs {
+		p("| %d | %d | %.0f | %.3f s | %d | %.0f | %+.2f%% | %d |", i+1, s.Sent, s.AchievedRPS, s.DurationS,
+			s.OK, s.Expected, s.ErrorPct, s.Limited)
+		for _, n := range s.Nodes {
+			p(" %d / %d / %d", n.Sent, n.OK, n.Limited)
+			if n.Other > 0 || n.Errors > 0 {
+				p(" (+%d other, %d errors)", n.Other, n.Errors)
+			}
+			p(" |")
+		}
+		p(" %.2f ms | %.2f / %.2f ms | %.2f cores | %s |\n", s.SendLagMs.P99, s.LatencyMs.P50, s.LatencyMs.P99,
+			s.ClientCPUCores, s.Verdict())
+	}
+	writeCPUTable(w, runs)
+	p("\nExpected is GCRA's allowance over the run: `limit × D / window + burst` = `%d × D / %gs + %d`; "+
+		"error is `(allowed − expected) / expected`.\n\n", r0.Limit, r0.WindowS, r0.Burst)
+
+	p("The issue's figure, \"Redis-backed rate limiting holds its limit within %g%% at %.0f requests per second across %d gateway processes\":\n\n",
+		r0.MaxErrorPct, r0.TargetRPS, len(r0.Nodes))
+	for i, s := range runs {
+		p("- **%s** run %d: allowed %d vs expected %.0f, %+.2f%% (within ±%g%%: %s), at %.0f req/s achieved",
+			s.Verdict(), i+1, s.OK, s.Expected, s.ErrorPct, s.MaxErrorPct, yesNo(s.Pass), s.AchievedRPS)
+		if s.BucketRefills == 0 {
+			p("; the bucket never full again after the start (the 200s' `RateLimit` headers)")
+		}
+		p("\n")
+		for _, x := range s.Warnings {
+			p("  - warning: %s\n", x)
+		}
+		for _, x := range s.Invalid {
+			p("  - invalid: %s\n", x)
+		}
+	}
+	p("\n")
+	if m["cpu_model"] != "" || m["nproc"] != "" {
+		p("- Machine: %s CPUs, %s; Linux %s; load average at the start %s; nothing pinned (the nodes, Redis, the origin and the load tool share the cores)\n",
+			or(m["nproc"], "?"), or(m["cpu_model"], "unknown CPU"), or(m["kernel"], "?"), or(m["loadavg"], "?"))
+	}
+	if m["redis"] != "" || m["go"] != "" {
+		p("- Versions: Redis %s; Gatehouse built with %s\n", or(m["redis"], "unknown"), or(m["go"], "unknown Go"))
+	}
+	if m["gatehouse_rev"] != "" {
+		p("- Gatehouse: %s\n", m["gatehouse_rev"])
+	}
+	if m["command"] != "" {
+		p("- Command: `%s`\n", m["command"])
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// replaceSection puts body between the markers of doc, keeping everything outside them.
+func replaceSection(doc, body string) (string, error) {
+	i := strings.Index(doc, markerStart)
+	j := strings.Index(doc, markerEnd)
+	if i < 0 || j < 0 || j < i {
+		return "", fmt.Errorf("want %s ... %s in the document", markerStart, markerEnd)
+	}
+	return doc[:i+len(markerStart)] + "\n" + body + doc[j:], nil
+}
+
+// updateDoc rewrites the section in the file at path, atomically.
+func updateDoc(path, body string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	doc, err := replaceSection(string(b), body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".benchmarks-*.md")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if _, err := tmp.WriteString(doc); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// writeCPUTable shows where the machine's CPU went in each run, in cores (average over the
+// measured run), when the runs measured it.
+func writeCPUTable(w io.Writer, runs []*Summary) {
+	c0 := runs[0].CPU
+	if c0 == nil {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("\nCPU over the measured run, in cores (of %d):\n\n| run | machine busy |", c0.NCPU)
+	for _, pc := range c0.Procs {
+		p(" %s |", pc.Label)
+	}
+	p(" Redis | limitcheck | others |\n|---:|---:|")
+	for range c0.Procs {
+		p("---:|")
+	}
+	p("---:|---:|---:|\n")
+	for i, s := range runs {
+		c := s.CPU
+		if c == nil || len(c.Procs) != len(c0.Procs) {
+			continue
+		}
+		p("| %d | %.2f |", i+1, c.MachineCores)
+		for _, pc := range c.Procs {
+			p(" %.2f |", pc.Cores)
+		}
+		redis := "?"
+		if c.RedisCores != nil {
+			redis = fmt.Sprintf("%.2f", *c.RedisCores)
+		}
+		p(" %s | %.2f | %.2f |\n", redis, c.ToolCores, c.OthersCores)
+	}
+	p("\n\"Others\" is the machine's busy time (`/proc/stat`) that none of the processes explain: other work on the machine, kernel threads, the hypervisor.\n")
+}
