@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy/jwt"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/keyauth"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/mtls"
+	"github.com/gatehouse-dev/gatehouse/internal/policy/openapivalidate"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/requestsize"
@@ -44,6 +45,8 @@ func Types() []policy.Type {
 		ratelimit.Type,
 		quota.Type,
 		concurrency.Type,
+		// validation
+		openapivalidate.Type,
 		// caching
 		cache.Type,
 		// transformation
