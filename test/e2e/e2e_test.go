@@ -18,6 +18,22 @@ import (
 
 const testToken = "gha_e2etoken_0123456789abcdefghijklmnopqrstuv"
 
+// demoCurl finds the demo key and URL in the banner's curl line.
+var demoCurl = regexp.MustCompile(`curl -i -H 'X-Api-Key: (gh_[a-z0-9]+_[a-z0-9]+)' (http://\S+)`)
+
+// getWithKey GETs url with an X-Api-Key and returns the status.
+func getWithKey(url, key string) (int, error) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Api-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // TestDemo: `serve --demo` prints a curl line that works, serves the portal, and keeps its
 // data across a restart.
 func TestDemo(t *testing.T) {
@@ -25,7 +41,7 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	n := start(t, dir, testToken, "--demo", "--demo-upstream-addr", "127.0.0.1:0")
 
-	curl := regexp.MustCompile(`curl -i -H 'X-Api-Key: (gh_[a-z0-9]+_[a-z0-9]+)' (http://\S+)`).FindStringSubmatch(n.stdout.String())
+	curl := demoCurl.FindStringSubmatch(n.stdout.String())
 	if curl == nil {
 		t.Fatalf("no curl line in the banner:\n%s", n.stdout)
 	}
@@ -57,7 +73,18 @@ func TestDemo(t *testing.T) {
 	}
 
 	n2 := start(t, dir, testToken, "--demo", "--demo-upstream-addr", "127.0.0.1:0")
-	if code, _, err := get(n2.proxy() + "/demo/again"); err != nil || code != 200 {
+	// The demo API requires a key: the first run's is revoked, the new banner has a new one.
+	if code, _, err := get(n2.proxy() + "/demo/again"); err != nil || code != 401 {
+		t.Errorf("demo without a key: %d %v, want 401", code, err)
+	}
+	if code, err := getWithKey(n2.proxy()+"/demo/again", firstKey); err != nil || code != 401 {
+		t.Errorf("the first run's demo key after restart: %d %v, want 401 (revoked)", code, err)
+	}
+	curl2 := demoCurl.FindStringSubmatch(n2.stdout.String())
+	if curl2 == nil {
+		t.Fatalf("no curl line in the second banner:\n%s", n2.stdout)
+	}
+	if code, err := getWithKey(n2.proxy()+"/demo/again", curl2[1]); err != nil || code != 200 {
 		t.Fatalf("demo after restart: %d %v\n%s", code, err, n2.stderr)
 	}
 	var apps struct {
@@ -336,8 +363,14 @@ func TestGracefulShutdown(t *testing.T) {
 	var wg sync.WaitGroup
 	var code int
 	var reqErr error
+	curl := demoCurl.FindStringSubmatch(n.stdout.String())
+	if curl == nil {
+		t.Fatalf("no curl line in the banner:\n%s", n.stdout)
+	}
 	wg.Go(func() {
-		resp, err := http.Get(n.proxy() + "/demo/delay/1500")
+		req, _ := http.NewRequest("GET", n.proxy()+"/demo/delay/1500", nil)
+		req.Header.Set("X-Api-Key", curl[1])
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			reqErr = err
 			return
