@@ -1,9 +1,12 @@
 package limit
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
@@ -22,6 +25,16 @@ func NewKeys(env *policy.Env, name, scope string, by By) Keys {
 			api = env.API.Name
 		}
 		scope = api + ":" + name
+		// A route that sets its own policy of this type replaced the API's (policy.Merge):
+		// its buckets must not be the API's, nor another route's.
+		typ, _, _ := strings.Cut(name, "#")
+		if r := env.Route; r != nil && slices.ContainsFunc(r.Policies, func(s gatehouse.PolicySpec) bool { return s.Type == typ && !s.Disabled }) {
+			route := r.Name
+			if route == "" {
+				route = strings.Join(r.Methods, ",") + " " + r.Path
+			}
+			scope = api + ":" + route + ":" + name
+		}
 	}
 	return Keys{prefix: scope + ":", by: by}
 }
