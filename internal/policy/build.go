@@ -270,7 +270,13 @@ func (r Registry) Build(env *Env, specs []gatehouse.PolicySpec, plans []*gatehou
 			authn = append(authn, a)
 			if i == 0 || list[i-1].t.Phase != Authn {
 				slices.Reverse(authn)
-				h = &authGroup{next: h, methods: authn, challenge: challenges(authn)}
+				g := &authGroup{next: h, methods: authn, challenge: challenges(authn)}
+				for _, a := range authn {
+					if s, ok := a.(Stripper); ok {
+						g.strippers = append(g.strippers, s)
+					}
+				}
+				h = g
 				authn = nil
 			}
 			continue
@@ -370,11 +376,20 @@ func (r Registry) CheckPlan(p *gatehouse.Plan) error {
 	return errors.Join(errs...)
 }
 
+// Stripper is implemented by an authentication method that forwards something upstream
+// in a header (mtls's certificate): Strip removes client-sent copies, and the group calls
+// it on every request before any method runs, so a request that another method
+// authenticates cannot carry a forged one.
+type Stripper interface {
+	Strip(c *Context)
+}
+
 // authGroup tries each authentication method in order; the first whose credentials are
 // present decides.
 type authGroup struct {
 	next      Handler
 	methods   []Authenticator
+	strippers []Stripper
 	challenge string
 }
 
@@ -382,6 +397,9 @@ type authGroup struct {
 var errMissing = &Error{Status: http.StatusUnauthorized, Code: "missing_credentials", Detail: "this API requires credentials", Policy: "authentication"}
 
 func (g *authGroup) Serve(c *Context) error {
+	for _, s := range g.strippers {
+		s.Strip(c)
+	}
 	for _, m := range g.methods {
 		ok, err := m.Authenticate(c)
 		if err != nil {

@@ -250,3 +250,29 @@ type discard struct{ h http.Header }
 func (d discard) Header() http.Header         { return d.h }
 func (d discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d discard) WriteHeader(int)             {}
+
+// stripAuth never identifies anyone; it strips X-Forwarded-Cert, as mtls does.
+type stripAuth struct{}
+
+func (stripAuth) Challenge() string                          { return "" }
+func (stripAuth) Authenticate(*policy.Context) (bool, error) { return false, nil }
+func (stripAuth) Strip(c *policy.Context)                    { c.R.Header.Del("X-Forwarded-Cert") }
+
+// TestStrippersRunWhateverMethodMatches: a method listed first that identifies the caller
+// does not let a forged forward header of a later method through.
+func TestStrippersRunWhateverMethodMatches(t *testing.T) {
+	plan := &gatehouse.Plan{Name: "gold", APIs: []string{"test"}}
+	consumers["stripapp"] = &policy.Consumer{App: "stripapp", Grants: []policy.Grant{{Plan: plan}}}
+	reg := registry()
+	reg["s"] = policy.DefineAuth("s", "test stripper", func(env *policy.Env, cfg *struct{}, n string) (policy.Authenticator, error) {
+		return stripAuth{}, nil
+	})
+	srv := policytest.Serve(t, reg, &policy.Env{}, []gatehouse.PolicySpec{spec("a", ""), spec("s", "")}, nil,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, r.Header.Get("X-Forwarded-Cert"))
+		}))
+	resp, body := get(t, srv.URL, "X-a", "stripapp", "X-Forwarded-Cert", "forged")
+	if resp.StatusCode != 200 || body != "" {
+		t.Errorf("got %d, upstream saw X-Forwarded-Cert %q", resp.StatusCode, body)
+	}
+}

@@ -197,6 +197,14 @@ func New(env *policy.Env, cfg *Config, name string) (policy.Authenticator, error
 // with WWW-Authenticate.
 func (a *auth) Challenge() string { return "" }
 
+// Strip removes a client-sent forward header; the framework calls it on every request,
+// whichever method then authenticates it.
+func (a *auth) Strip(c *policy.Context) {
+	if a.forward != "" {
+		delete(c.R.Header, a.forward)
+	}
+}
+
 // Authenticate verifies the connection's client certificate.
 func (a *auth) Authenticate(c *policy.Context) (bool, error) {
 	if a.forward != "" {
