@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/bench/internal/docsection"
 )
 
 // The target ids run.sh writes; the ratios and the checks refer to them.
@@ -511,45 +513,10 @@ func (r *run) WriteMarkdown(w io.Writer) {
 	p("- Command: `%s`\n", m["command"])
 }
 
-// replaceSection puts body between the markers of doc, keeping everything outside them.
+// replaceSection puts body between this report's markers of doc.
 func replaceSection(doc, body string) (string, error) {
-	i := strings.Index(doc, markerStart)
-	j := strings.Index(doc, markerEnd)
-	if i < 0 || j < 0 || j < i {
-		return "", fmt.Errorf("want %s ... %s in the document", markerStart, markerEnd)
-	}
-	return doc[:i+len(markerStart)] + "\n" + body + doc[j:], nil
+	return docsection.Replace(doc, markerStart, markerEnd, body)
 }
 
-// updateDoc rewrites the section in the file at path, atomically.
-func updateDoc(path, body string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	doc, err := replaceSection(string(b), body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".benchmarks-*.md")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.WriteString(doc); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// updateDoc rewrites this report's section in the file at path, atomically.
+func updateDoc(path, body string) error { return docsection.Update(path, markerStart, markerEnd, body) }

@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/bench/internal/docsection"
 )
 
 // Markers delimit limitcheck's generated section of docs/benchmarks.md.
@@ -186,48 +187,13 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// replaceSection puts body between the markers of doc, keeping everything outside them.
+// replaceSection puts body between this report's markers of doc.
 func replaceSection(doc, body string) (string, error) {
-	i := strings.Index(doc, markerStart)
-	j := strings.Index(doc, markerEnd)
-	if i < 0 || j < 0 || j < i {
-		return "", fmt.Errorf("want %s ... %s in the document", markerStart, markerEnd)
-	}
-	return doc[:i+len(markerStart)] + "\n" + body + doc[j:], nil
+	return docsection.Replace(doc, markerStart, markerEnd, body)
 }
 
-// updateDoc rewrites the section in the file at path, atomically.
-func updateDoc(path, body string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	doc, err := replaceSection(string(b), body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".benchmarks-*.md")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.WriteString(doc); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// updateDoc rewrites this report's section in the file at path, atomically.
+func updateDoc(path, body string) error { return docsection.Update(path, markerStart, markerEnd, body) }
 
 // writeCPUTable shows where the machine's CPU went in each run, in cores (average over the
 // measured run), when the runs measured it.
