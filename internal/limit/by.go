@@ -54,7 +54,7 @@ func ParseBy(s string, allowed ...string) (By, error) {
 		return By{kind: byConsumer}, nil
 	}
 	if name, ok := strings.CutPrefix(s, "header:"); ok {
-		if !validHeaderName(name) {
+		if !policy.ValidHeaderName(name) {
 			return By{}, fmt.Errorf("by: %q is not a valid header name", name)
 		}
 		return By{kind: byHeader, header: textproto.CanonicalMIMEHeaderKey(name)}, nil
@@ -70,21 +70,6 @@ func ParseBy(s string, allowed ...string) (By, error) {
 	want := []string{"consumer", "app", "key", "ip"}
 	want = append(want, allowed...)
 	return By{}, fmt.Errorf("by: unknown value %q: want one of %s or header:<Name>", s, strings.Join(want, ", "))
-}
-
-// validHeaderName reports whether name is an RFC 9110 token.
-func validHeaderName(name string) bool {
-	if name == "" || len(name) > 256 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // String is the option as written.

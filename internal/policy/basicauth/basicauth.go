@@ -70,7 +70,7 @@ func New(env *policy.Env, cfg *Config, name string) (policy.Authenticator, error
 		dir:       env.Directory,
 		now:       env.Clock(),
 		hide:      cfg.HideCredentials == nil || *cfg.HideCredentials,
-		challenge: "Basic realm=" + quote(realm),
+		challenge: "Basic realm=" + policy.Quote(realm),
 
 		invalid:     policy.Reject(name, http.StatusUnauthorized, "invalid_credentials", "the user name or password is not valid"),
 		expired:     policy.Reject(name, http.StatusUnauthorized, "key_expired", "the API key used as password has expired"),
@@ -78,20 +78,6 @@ func New(env *policy.Env, cfg *Config, name string) (policy.Authenticator, error
 		blocked:     policy.Reject(name, http.StatusForbidden, "developer_blocked", "the developer who owns this app is blocked"),
 		unavailable: policy.Reject(name, http.StatusServiceUnavailable, "directory_unavailable", "credentials cannot be checked right now; retry shortly"),
 	}, nil
-}
-
-// quote renders s as an RFC 9110 quoted-string.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 func (a *auth) Challenge() string { return a.challenge }

@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/respwriter"
-	"github.com/gatehouse-dev/gatehouse/internal/policy/template"
 )
 
 // Type is the "cors" policy type.
@@ -164,7 +163,7 @@ func hasUpper(s string) bool {
 func checkTokens(field string, list []string) []error {
 	var errs []error
 	for i, s := range list {
-		if s != "*" && !template.IsToken(s) {
+		if s != "*" && !policy.IsToken(s) {
 			errs = append(errs, fmt.Errorf("%s[%d]: %q is not a valid name", field, i, s))
 		}
 	}

@@ -102,7 +102,7 @@ func compileOps(field string, in *Ops) (ops, []error) {
 	var out ops
 	var errs []error
 	canon := func(sub, name string, write bool) (string, bool) {
-		if !template.IsToken(name) {
+		if !policy.IsToken(name) {
 			errs = append(errs, fmt.Errorf("%s.%s: %q is not a valid header name", field, sub, name))
 			return "", false
 		}

@@ -207,7 +207,7 @@ func New(env *policy.Env, cfg *Config, name string) (policy.Authenticator, error
 	if env.API != nil && env.API.Name != "" {
 		realm = env.API.Name
 	}
-	a.challenge = "Bearer realm=" + quote(realm)
+	a.challenge = "Bearer realm=" + policy.Quote(realm)
 	return a, nil
 }
 
@@ -225,20 +225,6 @@ func orString(s, def string) string {
 	return s
 }
 
-// quote renders s as an RFC 9110 quoted-string.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
 func (a *auth) Challenge() string { return a.challenge }
 
 // Authenticate checks "Authorization: Bearer <token>" for tokens that are not API keys.
@@ -247,7 +233,7 @@ func (a *auth) Authenticate(c *policy.Context) (bool, error) {
 	if len(v) == 0 {
 		return false, nil
 	}
-	tok, ok := bearerToken(v[0])
+	tok, ok := policy.BearerToken(v[0])
 	if !ok || tok == "" || strings.HasPrefix(tok, KeyPrefix) {
 		return false, nil
 	}
@@ -279,15 +265,6 @@ func (a *auth) Authenticate(c *policy.Context) (bool, error) {
 	delete(c.R.Header, "Authorization")
 	c.Identity = id
 	return true, nil
-}
-
-// bearerToken returns the token of "Bearer <token>" (scheme case-insensitive).
-func bearerToken(v string) (string, bool) {
-	const p = "bearer "
-	if len(v) > len(p) && strings.EqualFold(v[:len(p)], p) {
-		return strings.TrimSpace(v[len(p):]), true
-	}
-	return "", false
 }
 
 // hashToken is the cache key. Tokens up to 2 KiB are copied to the stack first, so that

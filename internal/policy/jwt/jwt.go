@@ -285,7 +285,7 @@ func New(env *policy.Env, cfg *Config, name string) (policy.Authenticator, error
 	if env.API != nil && env.API.Name != "" {
 		realm = env.API.Name
 	}
-	a.challenge = "Bearer realm=" + quote(realm)
+	a.challenge = "Bearer realm=" + policy.Quote(realm)
 
 	unauthorized := func(code, detail string) *policy.Error {
 		return policy.Reject(name, http.StatusUnauthorized, code, detail)
@@ -324,25 +324,6 @@ func appendMissing(list []string, add ...string) []string {
 		}
 	}
 	return list
-}
-
-// quote renders s as an RFC 9110 quoted-string.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f:
-			// control characters cannot appear in a header; drop them
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 func (a *auth) Challenge() string { return a.challenge }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
 // find returns the first JWT-shaped token in the request and where it was.
@@ -29,22 +31,13 @@ func (a *auth) find(r *http.Request) (string, int) {
 // fromHeader takes the token from a header value: "Bearer <token>", or for a header other
 // than Authorization also the bare token.
 func (a *auth) fromHeader(v string) (string, bool) {
-	if tok, ok := bearerToken(v); ok {
+	if tok, ok := policy.BearerToken(v); ok {
 		return tok, true
 	}
 	if a.bearer {
 		return "", false
 	}
 	return strings.TrimSpace(v), true
-}
-
-// bearerToken returns the token of "Bearer <token>" (scheme case-insensitive).
-func bearerToken(v string) (string, bool) {
-	const p = "bearer "
-	if len(v) > len(p) && strings.EqualFold(v[:len(p)], p) {
-		return strings.TrimSpace(v[len(p):]), true
-	}
-	return "", false
 }
 
 // looksLikeJWT reports whether s has the compact JWS shape: three dot-separated base64url

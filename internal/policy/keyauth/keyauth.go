@@ -29,7 +29,7 @@ type Config struct {
 
 // Validate checks the names.
 func (c *Config) Validate() error {
-	if c.Header != "" && !validHeaderName(c.Header) {
+	if c.Header != "" && !policy.ValidHeaderName(c.Header) {
 		return fmt.Errorf("header: %q is not a valid header name", c.Header)
 	}
 	if strings.EqualFold(c.Header, "Authorization") {
@@ -39,19 +39,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("query: %q is not a valid parameter name", c.Query)
 	}
 	return nil
-}
-
-func validHeaderName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // Type registers key-auth.
@@ -113,7 +100,7 @@ func (a *auth) Authenticate(c *policy.Context) (bool, error) {
 		secret, from = v[0], 1
 	} else if a.bearer {
 		if v := h["Authorization"]; len(v) > 0 {
-			if tok, ok := bearerToken(v[0]); ok && strings.HasPrefix(tok, KeyPrefix) {
+			if tok, ok := policy.BearerToken(v[0]); ok && strings.HasPrefix(tok, KeyPrefix) {
 				secret, from = tok, 2
 			}
 		}
@@ -160,13 +147,4 @@ func (a *auth) Authenticate(c *policy.Context) (bool, error) {
 		Consumer:  cred.Consumer,
 	}
 	return true, nil
-}
-
-// bearerToken returns the token of "Bearer <token>" (scheme case-insensitive).
-func bearerToken(v string) (string, bool) {
-	const p = "bearer "
-	if len(v) > len(p) && strings.EqualFold(v[:len(p)], p) {
-		return strings.TrimSpace(v[len(p):]), true
-	}
-	return "", false
 }

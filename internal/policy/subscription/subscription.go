@@ -37,24 +37,11 @@ type Config struct {
 func (c *Config) Validate() error {
 	for field, v := range map[string]*string{"headers.app": c.Headers.App, "headers.developer": c.Headers.Developer,
 		"headers.plan": c.Headers.Plan, "headers.key_id": c.Headers.KeyID, "headers.subject": c.Headers.Subject} {
-		if v != nil && *v != "" && !token(*v) {
+		if v != nil && *v != "" && !policy.ValidHeaderName(*v) {
 			return fmt.Errorf("%s: %q is not a valid header name", field, *v)
 		}
 	}
 	return nil
-}
-
-func token(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // Type registers the subscription check.

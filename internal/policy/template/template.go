@@ -293,8 +293,8 @@ func parseName(src string, at int, name string) (part, error) {
 	}
 	switch k {
 	case kHeader:
-		if !IsToken(arg) {
-			j := strings.IndexFunc(arg, func(r rune) bool { return r >= 0x80 || !IsToken(string(r)) })
+		if !policy.IsToken(arg) {
+			j := strings.IndexFunc(arg, func(r rune) bool { return r >= 0x80 || !policy.IsToken(string(r)) })
 			return part{}, errorf(src, argAt+j, "%q is not a valid header name", arg)
 		}
 		return part{kind: kHeader, text: http.CanonicalHeaderKey(arg)}, nil
@@ -310,20 +310,6 @@ func parseName(src string, at int, name string) (part, error) {
 		return part{kind: kClaim, claim: segs}, nil
 	}
 	return part{kind: k, text: arg}, nil
-}
-
-// IsToken reports whether s is an RFC 9110 token: a valid header name or method.
-func IsToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // String returns the source text.

@@ -110,7 +110,7 @@ func compile(cfg *Config) (*compiled, error) {
 		}
 	}
 	if cfg.Method != "" {
-		if !template.IsToken(cfg.Method) {
+		if !policy.IsToken(cfg.Method) {
 			errs = append(errs, fmt.Errorf("method: %q is not a valid method", cfg.Method))
 		}
 		out.method = strings.ToUpper(cfg.Method)
