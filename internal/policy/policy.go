@@ -123,8 +123,6 @@ type Context struct {
 	Cache string
 	// Rejected is the error that ended the chain early, for analytics.
 	Rejected *Error
-	// Start is when the gateway took the request.
-	Start time.Time
 
 	clientIP netip.Addr
 	vals     [8]string // backing for OneValue
@@ -167,9 +165,6 @@ func Release(c *Context) {
 // Contexts themselves.
 func (c *Context) Reset(w http.ResponseWriter, r *http.Request) {
 	*c = Context{W: w, R: r}
-	if r != nil {
-		c.Start = time.Now()
-	}
 }
 
 // ClientIP is the client's address: the connection's peer, unless an edge policy that
