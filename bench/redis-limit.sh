@@ -9,6 +9,9 @@
 #   bench/redis-limit.sh --help
 set -euo pipefail
 
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOCS="$ROOT/docs/benchmarks.md"
 COMMAND="bench/redis-limit.sh${*:+ $*}"
@@ -57,13 +60,6 @@ Nothing is pinned: the nodes, Redis, the origin and limitcheck share the machine
 EOF
 }
 
-die() {
-	echo "bench: error: $*" >&2
-	exit 1
-}
-
-say() { echo "bench: $*" >&2; }
-
 parse_args() {
 	while (($#)); do
 		case $1 in
@@ -107,65 +103,7 @@ check_prereqs() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Processes, as in bench/run.sh: every process started is recorded with its command name;
-# cleanup stops those PIDs, and only while they still run that command.
-
-declare -a STARTED=()
-declare -A COMM=()
-RUN=""
-
-track() { # PID COMM
-	STARTED+=("$1")
-	COMM[$1]=$2
-}
-
-alive() { # PID: running (not gone, not a zombie) and still the command we started
-	local pid=$1 stat rest comm
-	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-	[[ $comm == "${COMM[$pid]:-}" ]] || return 1
-	rest=${stat##*) }
-	[[ ${rest%% *} != Z ]]
-}
-
-stop_pid() { # PID: SIGTERM, up to 5 s to exit, then SIGKILL
-	local pid=$1 i
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			alive "$pid" || break
-			sleep 0.1
-		done
-		if alive "$pid"; then
-			say "process $pid (${COMM[$pid]}) ignored SIGTERM; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-stop_all() { # newest first
-	local i
-	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-		stop_pid "${STARTED[i]}"
-	done
-	STARTED=()
-}
-
-cleanup() {
-	local status=$?
-	trap - EXIT
-	trap '' INT TERM # a second Ctrl-C must not leave servers running
-	stop_all
-	if [[ -n $RUN && -d $RUN ]]; then
-		if ((KEEP || status != 0)); then
-			say "run directory kept: $RUN"
-		else
-			rm -rf "$RUN"
-		fi
-	fi
-	exit "$status"
-}
+# Processes: track, alive, stop_pid, stop_all and cleanup are in bench/lib.sh.
 
 # wait_file FILE PID LOG: until FILE is written, while PID runs; at most 15 s.
 wait_file() {
@@ -200,13 +138,6 @@ wait_ready() {
 		sleep 0.1
 	done
 	die "$name is not ready (is Redis at $(sed -E 's#//[^@/]*@#//***@#' <<<"$REDIS_URL") up?):$(printf '\n'; curl --noproxy '*' -s --max-time 1 "$url")"
-}
-
-addr_of() { # NAME FILE: the host:port of one listener in the --addr-file JSON
-	local addr
-	addr=$(grep -oE "\"$1\" *: *\"[^\"]+\"" "$2" | sed -E 's/.*"([^"]+)"$/\1/')
-	[[ -n $addr ]] || die "no $1 address in $2"
-	echo "$addr"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@
 #   bench/run.sh --help
 set -euo pipefail
 
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOCS="$ROOT/docs/benchmarks.md"
 COMMAND="bench/run.sh${*:+ $*}"
@@ -50,13 +53,6 @@ Runs wrk (small GET, keep-alive) against the origin, nginx, Caddy and Gatehouse 
 The servers run on CPU \$BENCH_SERVER_CPU (default 0), wrk on CPU \$BENCH_CLIENT_CPU (1).
 EOF
 }
-
-die() {
-	echo "bench: error: $*" >&2
-	exit 1
-}
-
-say() { echo "bench: $*" >&2; }
 
 parse_args() {
 	while (($#)); do
@@ -103,71 +99,10 @@ check_prereqs() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Processes. Every process started is recorded with its command name; cleanup stops those
-# PIDs, and only while they still run that command (a reused PID is never signalled).
-
-declare -a STARTED=()
-declare -A COMM=() WORKER=()
-RUN=""
-
-track() { # PID COMM [worker]: a worker is a child of a tracked process that stops it
-	STARTED+=("$1")
-	COMM[$1]=$2
-	if [[ ${3:-} == worker ]]; then WORKER[$1]=1; fi
-}
-
-alive() { # PID: running (not gone, not a zombie) and still the command we started
-	local pid=$1 stat rest comm
-	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-	[[ $comm == "${COMM[$pid]:-}" ]] || return 1
-	rest=${stat##*) }
-	[[ ${rest%% *} != Z ]]
-}
-
-stop_pid() { # PID: SIGTERM, up to 5 s to exit, then SIGKILL
-	local pid=$1 i
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			alive "$pid" || break
-			sleep 0.1
-		done
-		if alive "$pid"; then
-			say "process $pid (${COMM[$pid]}) ignored SIGTERM; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || true # reap our children; an nginx worker is its master's to reap
-}
+# Processes: track, alive, stop_pid, stop_all and cleanup are in bench/lib.sh.
 
 # stop_all: stops everything started, newest first; workers last, so that their master
 # stops them (a worker stopped first would be replaced) and only a stray one is left to us.
-stop_all() {
-	local i pid
-	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-		pid=${STARTED[i]}
-		if [[ -z ${WORKER[$pid]:-} ]]; then stop_pid "$pid"; fi
-	done
-	for pid in "${!WORKER[@]}"; do
-		stop_pid "$pid"
-	done
-}
-
-cleanup() {
-	local status=$?
-	trap - EXIT
-	trap '' INT TERM # a second Ctrl-C must not leave servers running
-	stop_all
-	if [[ -n $RUN && -d $RUN ]]; then
-		if ((KEEP || status != 0)); then
-			say "run directory kept: $RUN"
-		else
-			rm -rf "$RUN"
-		fi
-	fi
-	exit "$status"
-}
 
 declare -a TICKS=()
 
@@ -373,13 +308,6 @@ start_gatehouse() {
 
 gatehouse_cli() { # ARGS...: the CLI, against the node start_gatehouse started last
 	GATEHOUSE_ADMIN_URL="http://$GH_ADMIN" GATEHOUSE_TOKEN="$ADMIN_TOKEN" "$GH_BIN" "$@"
-}
-
-addr_of() { # NAME FILE: the host:port of one listener in the --addr-file JSON
-	local addr
-	addr=$(grep -oE "\"$1\" *: *\"[^\"]+\"" "$2" | sed -E 's/.*"([^"]+)"$/\1/')
-	[[ -n $addr ]] || die "no $1 address in $2"
-	echo "$addr"
 }
 
 # plain_api: the declarative document of one published API at /, the origin its single
