@@ -59,7 +59,44 @@ type API struct {
 	// MaxBodyBytes caps request bodies (413 when exceeded); 0 means the node's default.
 	MaxBodyBytes int64    `json:"max_body_bytes,omitempty"`
 	Tags         []string `json:"tags,omitempty"`
+	// Realtime makes the API a GRIP proxy (Pushpin-compatible): origin responses carrying
+	// GRIP instructions hold the client connection open for published messages.
+	Realtime *Realtime `json:"realtime,omitempty"`
 	Meta
+}
+
+// Realtime configures GRIP on an API. The zero value of every field is Gatehouse's
+// default; the quirk switches keep Pushpin's behaviours available where they differ.
+type Realtime struct {
+	Enabled bool `json:"enabled"`
+	// SigKey signs the Grip-Sig token sent to the origin: a secret ("base64:..." for
+	// binary). Empty: the node's realtime.sig_key (Pushpin's "changeme" unless set).
+	SigKey string `json:"sig_key,omitempty"`
+	// SigIssuer is the token's iss claim; empty: the node's realtime.sig_iss ("gatehouse").
+	SigIssuer string `json:"sig_iss,omitempty"`
+	// UpstreamKey, when set, lets a client that presents a Grip-Sig signed with it (another
+	// GRIP proxy in front) receive the origin's GRIP instructions unprocessed.
+	UpstreamKey string `json:"upstream_key,omitempty"`
+	// ChannelPrefix is prepended to every channel the origin names (Pushpin's prefix=).
+	ChannelPrefix string `json:"channel_prefix,omitempty"`
+	// WebSocketOverHTTP turns client WebSockets into WebSocket-over-HTTP requests to the
+	// origin (Pushpin's over_http target option). Otherwise WebSockets are proxied as
+	// WebSockets, and an origin may still negotiate GRIP on them.
+	WebSocketOverHTTP bool `json:"websocket_over_http,omitempty"`
+	// UpdateOnFirstSubscription re-requests long-polls (and fetches next links) about a
+	// second after a channel gets its first subscriber on this node, as Pushpin does
+	// (its update_on_first_subscription). Off by default: it doubles origin requests and
+	// only helps publishers that track subscriptions.
+	UpdateOnFirstSubscription bool `json:"update_on_first_subscription,omitempty"`
+	// Debug puts the reason for a GRIP failure in the 502 body, as Pushpin's debug option.
+	Debug bool `json:"debug,omitempty"`
+	// MaxConnectionsPerApp caps one app's held connections (HTTP holds and WebSockets)
+	// to this API on this node; 0: no cap.
+	MaxConnectionsPerApp int `json:"max_connections_per_app,omitempty"`
+	// MaxMessagesPerApp caps messages delivered to one app's connections per
+	// MessagesPeriod (default one minute); deliveries over it are dropped and counted.
+	MaxMessagesPerApp int      `json:"max_messages_per_app,omitempty"`
+	MessagesPeriod    Duration `json:"messages_period,omitempty"`
 }
 
 // Balancing algorithms for an upstream's targets.
@@ -235,6 +272,26 @@ func (a *API) Validate() error {
 		p.Addf("openapi", "must be at most %d bytes", MaxOpenAPIBytes)
 	}
 	checkTags(&p, a.Tags)
+	if rt := a.Realtime; rt != nil {
+		if len(rt.SigKey) > 4096 || len(rt.UpstreamKey) > 4096 {
+			p.Addf("realtime", "keys must be at most 4096 characters")
+		}
+		if len(rt.SigIssuer) > 256 {
+			p.Addf("realtime.sig_iss", "must be at most 256 characters")
+		}
+		if len(rt.ChannelPrefix) > 256 {
+			p.Addf("realtime.channel_prefix", "must be at most 256 characters")
+		}
+		if rt.MaxConnectionsPerApp < 0 {
+			p.Addf("realtime.max_connections_per_app", "must not be negative")
+		}
+		if rt.MaxMessagesPerApp < 0 {
+			p.Addf("realtime.max_messages_per_app", "must not be negative")
+		}
+		if rt.MessagesPeriod < 0 {
+			p.Addf("realtime.messages_period", "must not be negative")
+		}
+	}
 	return p.Err("api")
 }
 
@@ -507,6 +564,10 @@ func (a *API) Clone() *API {
 		c.Routes[i].Policies = clonePolicies(a.Routes[i].Policies)
 	}
 	c.Policies = clonePolicies(a.Policies)
+	if a.Realtime != nil {
+		rt := *a.Realtime
+		c.Realtime = &rt
+	}
 	if a.Sunset != nil {
 		s := *a.Sunset
 		c.Sunset = &s

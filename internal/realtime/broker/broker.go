@@ -82,6 +82,12 @@ type SubscribeOptions struct {
 	// (nil after Close). It runs without broker locks held, possibly on a publisher's
 	// goroutine, so it must be quick and must not block.
 	OnClose func(err error)
+	// Deliver, when set, receives each message instead of a queue: it is called on the
+	// publisher's goroutine (or the node's NATS goroutine for the channel), in publish
+	// order, under the channel's shard lock. It must not block and must not call the
+	// broker. A callback subscription is never dropped as slow and its C is nil; it is
+	// for consumers, like the realtime fan-out, that keep their own per-client queues.
+	Deliver func(Message)
 }
 
 // Stats are a broker's counters on this node.

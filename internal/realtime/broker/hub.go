@@ -70,11 +70,12 @@ type Subscription struct {
 	idx     int // position in shard.chans[channel]; guarded by shard.mu
 	removed bool
 	onClose func(error)
+	deliver func(Message)
 	err     atomic.Pointer[error]
 }
 
 // C delivers the channel's messages in publish order. It is closed when the subscription
-// ends.
+// ends. It is nil for a subscription with a Deliver callback.
 func (s *Subscription) C() <-chan Message { return s.c }
 
 // Channel is the channel name subscribed to.
@@ -103,7 +104,10 @@ func (h *Hub) Subscribe(channel string, opts SubscribeOptions) (*Subscription, e
 		size = h.queueSize
 	}
 	sh := h.shard(channel)
-	s := &Subscription{c: make(chan Message, size), channel: channel, hub: h, shard: sh, onClose: opts.OnClose}
+	s := &Subscription{channel: channel, hub: h, shard: sh, onClose: opts.OnClose, deliver: opts.Deliver}
+	if s.deliver == nil {
+		s.c = make(chan Message, size)
+	}
 	sh.mu.Lock()
 	// Checked under the shard lock so that Close, which takes every shard lock after setting
 	// closed, cannot miss a subscription added concurrently.
@@ -144,6 +148,11 @@ func (h *Hub) Publish(ctx context.Context, m Message) error {
 	for _, s := range subs {
 		// Sends happen under the read lock and closes under the write lock, so a
 		// subscription found here is never closed while we send to it.
+		if s.deliver != nil {
+			s.deliver(m)
+			delivered++
+			continue
+		}
 		select {
 		case s.c <- m:
 			delivered++
@@ -199,7 +208,9 @@ func (h *Hub) unlink(sh *shard, s *Subscription, err error) {
 			sh.dropped.Add(1)
 		}
 	}
-	close(s.c)
+	if s.c != nil {
+		close(s.c)
+	}
 }
 
 // Stats implements Broker.

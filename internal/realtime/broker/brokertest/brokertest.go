@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) broker.Broker) {
 		{"InvalidChannel", testInvalidChannel},
 		{"Close", testClose},
 		{"Concurrent", testConcurrent},
+		{"DeliverCallback", testDeliverCallback},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,4 +357,46 @@ func testConcurrent(t *testing.T, b broker.Broker) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// testDeliverCallback checks callback subscriptions: every message arrives in order, none
+// after Close returns, and a callback is never dropped as slow.
+func testDeliverCallback(t *testing.T, b broker.Broker) {
+	ch := Channel(t, "cb")
+	got := make(chan broker.Message, 1000)
+	var closed atomic.Bool
+	var late atomic.Int32
+	s := subscribe(t, b, ch, broker.SubscribeOptions{QueueSize: 1, Deliver: func(m broker.Message) {
+		if closed.Load() {
+			late.Add(1)
+		}
+		got <- m
+	}})
+	if s.C() != nil {
+		t.Fatal("a callback subscription has a queue")
+	}
+	const n = 200 // far more than QueueSize: callbacks are not queued, so never slow
+	for i := range n {
+		publish(t, b, broker.Message{Channel: ch, ID: fmt.Sprint(i), Payload: []byte("x")})
+	}
+	for i := range n {
+		select {
+		case m := <-got:
+			if m.ID != fmt.Sprint(i) {
+				t.Fatalf("message %d has id %q: out of order", i, m.ID)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("only %d of %d messages delivered", i, n)
+		}
+	}
+	s.Close()
+	closed.Store(true)
+	publish(t, b, broker.Message{Channel: ch, ID: "after", Payload: []byte("x")})
+	time.Sleep(quiet)
+	if late.Load() != 0 {
+		t.Fatalf("%d deliveries after Close", late.Load())
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err after Close = %v", err)
+	}
 }
