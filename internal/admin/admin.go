@@ -46,8 +46,10 @@ type Options struct {
 	// Gateway reports what the node's data plane serves (GET /v1/gateway); nil answers 404.
 	Gateway func() *gatehouse.GatewayStatus
 	// Extra lets the server mount more routes on the same mux (publish, metrics). Those
-	// routes get no authentication from this package; they bring their own.
-	Extra func(mux *http.ServeMux)
+	// routes get no authentication from this package: they call authenticate, which
+	// checks the request's admin token as every admin route does (read-only roles may
+	// only GET), when they need it.
+	Extra func(mux *http.ServeMux, authenticate func(*http.Request) error)
 }
 
 // server holds the dependencies of every handler. It has no package-level state: two
@@ -100,7 +102,10 @@ func newServer(opts Options) *server {
 		s.mux.Handle(rt.method+" "+rt.path, s.handler(rt))
 	}
 	if opts.Extra != nil {
-		opts.Extra(s.mux)
+		opts.Extra(s.mux, func(r *http.Request) error {
+			_, err := s.authenticate(r)
+			return err
+		})
 	}
 	return s
 }

@@ -228,7 +228,7 @@ func TestReadyz(t *testing.T) {
 // TestExtraRoutes checks the server can mount more routes on the same mux.
 func TestExtraRoutes(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
-		o.Extra = func(mux *http.ServeMux) {
+		o.Extra = func(mux *http.ServeMux, _ func(*http.Request) error) {
 			mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("up 1\n")) })
 		}
 	})

@@ -102,6 +102,12 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		tlsL = tls.NewListener(listener.Limit(raw, cfg.MaxConnections), tc)
 	}
 	proxyL = listener.Limit(proxyL, cfg.MaxConnections)
+	var publishL net.Listener
+	if cfg.Realtime.PublishAddr != "" {
+		if publishL, err = ls.listen("publish", cfg.Realtime.PublishAddr); err != nil {
+			return err
+		}
+	}
 	var demoL net.Listener
 	if cfg.Demo.Enabled {
 		if demoL, err = ls.listen("demo upstream", cfg.Demo.UpstreamAddr); err != nil {
@@ -124,14 +130,21 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		return err
 	}
 	defer svc.Close()
+	rt, err := newRealtime(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody,
-		Policies: builtin.Registry(), Services: svc.env})
+		Policies: builtin.Registry(), Services: svc.env,
+		Realtime: rt, RealtimeWebSockets: true, SigKey: cfg.Realtime.SigKey, SigIssuer: cfg.Realtime.SigIssuer})
 	defer gw.Close()
 	if err := gw.Load(ctx, st); err != nil {
 		// Not fatal: the store may recover, and /readyz says what is wrong meanwhile.
 		log.Error("initial route table load failed", "err", err)
 	}
 
+	var adminAuth func(*http.Request) error
 	adminH := admin.New(admin.Options{
 		Store:        st,
 		Logger:       log.With("component", "admin"),
@@ -142,6 +155,10 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		CheckPlan:    gw.CheckPlan,
 		PurgeCache:   svc.PurgeCache,
 		Degraded:     svc.Degraded,
+		Extra: func(mux *http.ServeMux, auth func(*http.Request) error) {
+			adminAuth = auth // admin.New calls this before returning
+			rt.Mount(mux, auth)
+		},
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
 				// A gatehouse.Error's message is shown on /readyz; this one holds no secrets.
@@ -168,6 +185,9 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	if demoL != nil {
 		servers = append(servers, &server{name: "demo upstream", l: demoL, h: demo.Upstream()})
+	}
+	if publishL != nil {
+		servers = append(servers, &server{name: "publish", l: publishL, h: rt.PublishListenerHandler(adminAuth)})
 	}
 
 	// Requests must outlive the stop signal so that Shutdown can drain them: their base
@@ -227,6 +247,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	// Drain with a fresh context: the parent is already cancelled.
 	shutdown(servers, cfg.ShutdownTimeout.D(), log)
+	rt.Close()       // held connections were hijacked: the servers do not track them
 	cancelRequests() // ends what outlived the drain: streams, hijacked connections
 	cancel()
 	wg.Wait()

@@ -103,6 +103,7 @@ at --admin-url (env GATEHOUSE_ADMIN_URL, default ` + client.DefaultBaseURL + `) 
 		newSubscriptionCmd(e),
 		newTokenCmd(e),
 		newAuditCmd(e),
+		newPublishCmd(e),
 	)
 	makeGroup(root)
 	return root

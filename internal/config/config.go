@@ -84,6 +84,29 @@ type Config struct {
 	Quota Quota `yaml:"quota"`
 	// Cache configures the response cache behind cache policies.
 	Cache Cache `yaml:"cache"`
+	// Realtime configures the GRIP proxy, its publish API and the broker between nodes.
+	Realtime Realtime `yaml:"realtime"`
+}
+
+// Realtime configures realtime (GRIP) serving on this node.
+type Realtime struct {
+	// SigKey signs Grip-Sig for APIs that set no sig_key. Pushpin's default is "changeme";
+	// so is ours, so that origins written for Pushpin verify unchanged, with a warning.
+	SigKey string `yaml:"sig_key"`
+	// SigIssuer is the Grip-Sig iss claim for APIs that set none.
+	SigIssuer string `yaml:"sig_iss"`
+	// PublishKey, when set, lets publishers authenticate with a JWT signed with it (HS256,
+	// as GRIP libraries do with GRIP_URL's key=), besides an admin token.
+	PublishKey string `yaml:"publish_key"`
+	// PublishAddr, when set, is a dedicated listener for the publish API (like Pushpin's
+	// 5561). The publish API is always on the admin listener too.
+	PublishAddr string `yaml:"publish_addr"`
+	// Broker is "memory" (publishes reach this node only) or "nats" (every node).
+	Broker string `yaml:"broker"`
+	// NATSURL is the NATS server of the nats broker.
+	NATSURL string `yaml:"nats_url"`
+	// NATSPrefix starts every NATS subject, so deployments can share a server.
+	NATSPrefix string `yaml:"nats_prefix"`
 }
 
 // Redis locates the Redis server.
@@ -186,6 +209,7 @@ func defaults() Config {
 		Limits:            Limits{Backend: "memory", Fallback: "local"},
 		Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
 		Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
+		Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
 	}
 }
 

@@ -69,6 +69,7 @@ func TestDefault(t *testing.T) {
 		Limits:            Limits{Backend: "memory", Fallback: "local"},
 		Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
 		Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
+		Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -160,6 +161,7 @@ shutdown_timeout: 1m
 					Limits:            Limits{Backend: "memory", Fallback: "local"},
 					Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
 					Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
+					Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
 				}
 				if diff := cmp.Diff(want, c); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)

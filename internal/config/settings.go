@@ -109,7 +109,41 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.Cache.Backend }, check: func(c *Config) string { return oneOf(c.Cache.Backend, "memory", "redis") }},
 		{key: "cache.max_bytes", usage: "size bound of the memory response cache",
 			ptr: func(c *Config) any { return &c.Cache.MaxBytes }, check: func(c *Config) string { return sizeRange(c.Cache.MaxBytes, 1<<20, 1<<40) }},
+		{key: "realtime.sig_key", usage: `Grip-Sig signing key for realtime APIs without their own ("base64:..." for binary)`,
+			ptr: func(c *Config) any { return &c.Realtime.SigKey }, check: func(c *Config) string { return required(c.Realtime.SigKey) }},
+		{key: "realtime.sig_iss", usage: "Grip-Sig issuer for realtime APIs without their own",
+			ptr: func(c *Config) any { return &c.Realtime.SigIssuer }},
+		{key: "realtime.publish_key", usage: "key of HS256 JWTs that publishers may present instead of an admin token",
+			ptr: func(c *Config) any { return &c.Realtime.PublishKey }},
+		{key: "realtime.publish_addr", flag: "publish-addr", usage: "dedicated listener for the publish API (like Pushpin's 5561); it is on the admin listener too",
+			ptr: func(c *Config) any { return &c.Realtime.PublishAddr }, check: func(c *Config) string { return optionalAddr(c.Realtime.PublishAddr) }},
+		{key: "realtime.broker", usage: "realtime fan-out: memory (this node) or nats (every node)",
+			ptr: func(c *Config) any { return &c.Realtime.Broker }, check: func(c *Config) string { return checkBroker(c) }},
+		{key: "realtime.nats_url", usage: "NATS server of the nats realtime broker: nats://host:port",
+			ptr: func(c *Config) any { return &c.Realtime.NATSURL }},
+		{key: "realtime.nats_prefix", usage: "prefix of the NATS subjects of the realtime broker",
+			ptr: func(c *Config) any { return &c.Realtime.NATSPrefix }, check: func(c *Config) string { return required(c.Realtime.NATSPrefix) }},
 	}
+}
+
+func optionalAddr(a string) string {
+	if a == "" {
+		return ""
+	}
+	return checkAddr(a)
+}
+
+func checkBroker(c *Config) string {
+	if m := oneOf(c.Realtime.Broker, "memory", "nats"); m != "" {
+		return m
+	}
+	if c.Realtime.Broker == "nats" {
+		u, err := url.Parse(c.Realtime.NATSURL)
+		if c.Realtime.NATSURL == "" || err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			return "nats needs realtime.nats_url = nats://host:port"
+		}
+	}
+	return ""
 }
 
 // checkRedis requires a redis URL when a backend uses Redis, and checks its form.

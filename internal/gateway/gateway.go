@@ -40,6 +40,14 @@ type Options struct {
 	// Services are what policies share across APIs and snapshots: the consumer directory,
 	// limiter, quota counters and cache. Ctx in it is the node's lifetime.
 	Services policy.Env
+	// Realtime takes over GRIP responses and WebSockets of realtime APIs; nil: realtime
+	// APIs are proxied like any other.
+	Realtime Realtime
+	// RealtimeWebSockets sends every WebSocket of a realtime API to Realtime (which
+	// offers GRIP to the origin), not only websocket_over_http ones.
+	RealtimeWebSockets bool
+	// SigKey and SigIssuer sign Grip-Sig for realtime APIs that set none.
+	SigKey, SigIssuer string
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -52,6 +60,10 @@ type Gateway struct {
 	buffers  httputil.BufferPool
 	policies policy.Registry
 	services policy.Env
+	realtime Realtime
+	wsGrip   bool
+	sigKey   string
+	sigIss   string
 
 	loadMu  sync.Mutex // serialises loads, so snapshots are swapped in revision order
 	snap    atomic.Pointer[Snapshot]
@@ -61,7 +73,11 @@ type Gateway struct {
 // New returns a Gateway with no snapshot: it answers 503 until Load succeeds. Close
 // releases its upstream pools.
 func New(opts Options) *Gateway {
-	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool(), policies: opts.Policies, services: opts.Services}
+	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool(), policies: opts.Policies, services: opts.Services,
+		realtime: opts.Realtime, wsGrip: opts.RealtimeWebSockets, sigKey: opts.SigKey, sigIss: opts.SigIssuer}
+	if g.sigIss == "" {
+		g.sigIss = "gatehouse"
+	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -294,6 +310,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if chain == nil {
+		if ar.rt != nil {
+			g.serveRealtime(ar, w, r, "")
+			return
+		}
 		ar.proxy.ServeHTTP(w, r)
 		return
 	}

@@ -43,6 +43,7 @@ type apiRoute struct {
 	// that such APIs pay nothing for the framework.
 	chain  policy.Handler
 	routes []routeChain // by route index; a route with policies of its own has its chain
+	rt     *rtRoute     // nil unless the API has realtime enabled
 }
 
 type routeChain struct {
@@ -121,6 +122,17 @@ func (g *Gateway) compileAPI(a *gatehouse.API, plans []*gatehouse.Plan) (*apiRou
 		// unknown length (chunked), and buffers fixed-length bodies, which is cheapest.
 		FlushInterval: 0,
 	}
+	if ar.rt, err = compileRealtime(a, g.sigKey, g.sigIss); err != nil {
+		return nil, nil, err
+	}
+	if ar.rt != nil {
+		ar.proxy.Rewrite = ar.rtRewrite
+		ar.proxy.ModifyResponse = g.rtModify
+		ar.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { g.rtError(ar, w, r, err) }
+		if ar.rt.defaulted {
+			g.log.Warn("realtime API signs Grip-Sig with the well-known default key; set realtime.sig_key", "api", a.Name)
+		}
+	}
 	if err := g.compilePolicies(ar, routes, plans); err != nil {
 		return nil, nil, err
 	}
@@ -142,6 +154,12 @@ func (g *Gateway) compilePolicies(ar *apiRoute, routes []router.Route, plans []*
 		proxy.ServeHTTP(c.W, c.R)
 		return nil
 	})
+	if ar.rt != nil {
+		terminal = func(c *policy.Context) error {
+			g.serveRealtime(ar, c.W, c.R, c.Identity.App)
+			return nil
+		}
+	}
 	build := func(specs []gatehouse.PolicySpec, route *gatehouse.Route) (policy.Handler, error) {
 		if !anyEnabled(specs) {
 			return nil, nil
