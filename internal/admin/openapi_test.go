@@ -264,6 +264,7 @@ func schemaTypes() map[string]reflect.Type {
 	return map[string]reflect.Type{
 		"API":           reflect.TypeFor[gatehouse.API](),
 		"Upstream":      reflect.TypeFor[gatehouse.Upstream](),
+		"Realtime":      reflect.TypeFor[gatehouse.Realtime](),
 		"Target":        reflect.TypeFor[gatehouse.Target](),
 		"HealthCheck":   reflect.TypeFor[gatehouse.HealthCheck](),
 		"GatewayStatus": reflect.TypeFor[gatehouse.GatewayStatus](),

@@ -153,6 +153,10 @@ func (l *loader) finish() (Config, error) {
 		}
 		l.add(at, key, fmt.Sprintf("uses the same port as %s (%q)", other, addrOf(&l.c, other)))
 	}
+	// Checked here, not per setting: the broker and its URL may come from different layers.
+	if l.c.Realtime.Broker == "nats" && l.c.Realtime.NATSURL == "" {
+		l.add(l.from["realtime.broker"], "realtime.broker", "nats needs realtime.nats_url = nats://host:port")
+	}
 	if len(l.problems) > 0 {
 		yamlpos.Sort(l.problems)
 		return Config{}, &Error{Problems: l.problems}

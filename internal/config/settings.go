@@ -118,9 +118,9 @@ func settings() []setting {
 		{key: "realtime.publish_addr", flag: "publish-addr", usage: "dedicated listener for the publish API (like Pushpin's 5561); it is on the admin listener too",
 			ptr: func(c *Config) any { return &c.Realtime.PublishAddr }, check: func(c *Config) string { return optionalAddr(c.Realtime.PublishAddr) }},
 		{key: "realtime.broker", usage: "realtime fan-out: memory (this node) or nats (every node)",
-			ptr: func(c *Config) any { return &c.Realtime.Broker }, check: func(c *Config) string { return checkBroker(c) }},
+			ptr: func(c *Config) any { return &c.Realtime.Broker }, check: func(c *Config) string { return oneOf(c.Realtime.Broker, "memory", "nats") }},
 		{key: "realtime.nats_url", usage: "NATS server of the nats realtime broker: nats://host:port",
-			ptr: func(c *Config) any { return &c.Realtime.NATSURL }},
+			ptr: func(c *Config) any { return &c.Realtime.NATSURL }, check: func(c *Config) string { return checkNATSURL(c.Realtime.NATSURL) }},
 		{key: "realtime.nats_prefix", usage: "prefix of the NATS subjects of the realtime broker",
 			ptr: func(c *Config) any { return &c.Realtime.NATSPrefix }, check: func(c *Config) string { return required(c.Realtime.NATSPrefix) }},
 	}
@@ -133,14 +133,14 @@ func optionalAddr(a string) string {
 	return checkAddr(a)
 }
 
-func checkBroker(c *Config) string {
-	if m := oneOf(c.Realtime.Broker, "memory", "nats"); m != "" {
-		return m
+func checkNATSURL(s string) string {
+	if s == "" {
+		return ""
 	}
-	if c.Realtime.Broker == "nats" {
-		u, err := url.Parse(c.Realtime.NATSURL)
-		if c.Realtime.NATSURL == "" || err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
-			return "nats needs realtime.nats_url = nats://host:port"
+	for one := range strings.SplitSeq(s, ",") {
+		u, err := url.Parse(strings.TrimSpace(one))
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			return "must be nats://host:port (or tls://), comma-separated for a cluster"
 		}
 	}
 	return ""

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type channel struct {
 	received  uint64
 	delivered uint64
 	linger    *time.Timer
+	lingerGen uint64 // identifies the current linger timer, so a stale one does nothing
 	first     *time.Timer
 	gone      bool
 }
@@ -47,17 +49,27 @@ type pendingItem struct {
 }
 
 func newChannel(f *Fanout, name string) *channel {
-	c := &channel{f: f, name: name, index: map[Subscriber]int{}}
-	if d := f.opts.FirstSubscriptionDelay; d > 0 {
-		c.first = time.AfterFunc(d, func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if !c.gone {
-				c.updateAll(FirstSubscription)
-			}
-		})
+	return &channel{f: f, name: name, index: map[Subscriber]int{}}
+}
+
+// startFirstLocked arms the first-subscription update when the channel state gets its
+// first subscriber, that is once the broker subscription exists: armed any earlier (a
+// NATS round trip can take longer than the delay, a failed broker subscribe leaves the
+// state behind) it could fire while nobody is subscribed and never reach the sessions
+// it is for. It fires once per channel state: a resubscribe within linger does not
+// repeat it. c.mu must be held.
+func (c *channel) startFirstLocked() {
+	d := c.f.opts.FirstSubscriptionDelay
+	if d <= 0 || c.first != nil {
+		return
 	}
-	return c
+	c.first = time.AfterFunc(d, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.gone {
+			c.updateAll(FirstSubscription)
+		}
+	})
 }
 
 func (c *channel) ensureBroker() error {
@@ -86,6 +98,7 @@ func (c *channel) add(s Subscriber) {
 	}
 	c.index[s] = len(c.subs)
 	c.subs = append(c.subs, s)
+	c.startFirstLocked()
 }
 
 func (c *channel) remove(s Subscriber) {
@@ -112,20 +125,33 @@ func (c *channel) maybeLinger() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.subs) == 0 && c.linger == nil && !c.gone {
-		c.linger = time.AfterFunc(c.f.opts.Linger, c.expire)
+		c.lingerGen++
+		gen := c.lingerGen
+		c.linger = time.AfterFunc(c.f.opts.Linger, func() { c.expire(gen) })
 	}
 }
 
-func (c *channel) expire() {
+// expire forgets the channel when linger timer gen fires. A timer that was stopped too
+// late to prevent it running (add raced with it) is no longer the current one and does
+// nothing: without that check it would end a later linger period early.
+func (c *channel) expire(gen uint64) {
 	f := c.f
 	f.mu.Lock()
 	c.mu.Lock()
+	if c.linger == nil || c.lingerGen != gen {
+		c.mu.Unlock()
+		f.mu.Unlock()
+		return
+	}
 	if c.refs > 0 || len(c.subs) > 0 || c.gone {
+		// A Subscribe is in progress: it re-arms the timer in release if it ends up
+		// adding nobody.
 		c.linger = nil
 		c.mu.Unlock()
 		f.mu.Unlock()
 		return
 	}
+	c.linger = nil
 	c.gone = true
 	if f.chans[c.name] == c {
 		delete(f.chans, c.name)
@@ -150,11 +176,22 @@ func (c *channel) expire() {
 // onMessage receives the channel's broker messages, in broker order.
 func (c *channel) onMessage(m broker.Message) {
 	it, err := Decode(m.Payload)
-	if err != nil || it.Channel != c.name {
+	// The broker's envelope carries channel, id and prev-id byte for byte, but JSON
+	// replaces each byte of invalid UTF-8 with U+FFFD (as converting to []rune does): an
+	// item's channel matches if it is the envelope's in either form. Compared byte for
+	// byte only, a channel named in Latin-1 (a Grip-Channel header may carry any bytes)
+	// could never receive anything.
+	if err == nil && (m.Channel != c.name || (it.Channel != c.name && it.Channel != string([]rune(c.name)))) {
+		err = fmt.Errorf("fanout: message for %q (item for %q) on channel %q", m.Channel, it.Channel, c.name)
+	}
+	if err != nil {
 		c.f.undecodable.Add(1)
 		c.f.log.Warn("realtime: undecodable message", "channel", c.name, "error", err)
 		return
 	}
+	// For the same reason ids come from the envelope: two ids that differ only in invalid
+	// bytes must not be taken for duplicates of each other.
+	it.Channel, it.ID, it.PrevID = m.Channel, m.ID, m.PrevID
 	c.f.received.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -164,17 +201,18 @@ func (c *channel) onMessage(m broker.Message) {
 	c.received++
 	now := time.Now()
 	c.expireSeen(now)
-	if it.ID != "" {
-		if _, dup := c.seen[it.ID]; dup {
-			c.f.duplicates.Add(1)
-			return
-		}
+	if c.isDupLocked(it) {
+		c.f.duplicates.Add(1)
+		return
 	}
 	// Sequencing: an item that follows an id this node has not delivered yet waits a
 	// while for it, so that publishers racing each other do not make every session
-	// detect a gap. Only with subscribers here, and never for no-seq items.
+	// detect a gap. Only with subscribers here, and never for no-seq items. A predecessor
+	// delivered within IDCacheTTL is not waited for: a copy of it would be dropped as a
+	// duplicate, so the wait could only ever end by timing out.
 	if !it.NoSeq && it.PrevID != "" && c.lastID != "" && it.PrevID != c.lastID && len(c.subs) > 0 {
-		if _, taken := c.pending[it.PrevID]; !taken && len(c.pending) < c.f.opts.MaxPending {
+		_, delivered := c.seen[it.PrevID]
+		if _, taken := c.pending[it.PrevID]; !delivered && !taken && len(c.pending) < c.f.opts.MaxPending {
 			if c.pending == nil {
 				c.pending = map[string]*pendingItem{}
 			}
@@ -197,7 +235,29 @@ func (c *channel) releasePending(prev string, p *pendingItem) {
 		return
 	}
 	delete(c.pending, prev)
+	if _, dup := c.seen[p.it.ID]; dup && p.it.ID != "" {
+		c.f.duplicates.Add(1)
+		return
+	}
 	c.deliverLocked(p.it, time.Now())
+}
+
+// isDupLocked reports whether the id of it was delivered within IDCacheTTL or is
+// waiting for its predecessor: a copy of a waiting item must not be delivered now and
+// again when the original is released. c.mu must be held.
+func (c *channel) isDupLocked(it *publish.Item) bool {
+	if it.ID == "" {
+		return false
+	}
+	if _, dup := c.seen[it.ID]; dup {
+		return true
+	}
+	for _, p := range c.pending {
+		if p.it.ID == it.ID {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *channel) deliverLocked(it *publish.Item, now time.Time) {
@@ -223,6 +283,10 @@ func (c *channel) deliverLocked(it *publish.Item, now time.Time) {
 				p.timer.Stop()
 				delete(c.pending, it.ID)
 				next = p.it
+				if _, dup := c.seen[next.ID]; dup && next.ID != "" {
+					c.f.duplicates.Add(1)
+					next = nil
+				}
 			}
 		}
 		it = next

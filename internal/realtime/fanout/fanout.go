@@ -10,6 +10,7 @@
 package fanout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,6 +136,11 @@ func Decode(b []byte) (*publish.Item, error) {
 	}
 	if it.Channel == "" {
 		return nil, errors.New("fanout: item without a channel")
+	}
+	// Encode writes a nil BodyPatch as null, which json.RawMessage keeps as the four bytes
+	// "null": without this every response item would come back with a body patch.
+	if r := it.HTTPResponse; r != nil && string(bytes.TrimSpace(r.BodyPatch)) == "null" {
+		r.BodyPatch = nil
 	}
 	return it, nil
 }

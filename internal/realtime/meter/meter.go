@@ -31,15 +31,22 @@ type Usage struct {
 }
 
 type entry struct {
-	key         Key
-	open        atomic.Int64
-	total       atomic.Uint64
-	rejected    atomic.Uint64
-	closedNanos atomic.Int64 // connection time of closed connections
-	openSince   atomic.Int64 // sum of open connections' start times (unix nanos)
-	messages    atomic.Uint64
-	bytes       atomic.Uint64
-	throttled   atomic.Uint64
+	key Key
+
+	// connMu guards the connection counters together: Snapshot computes the open
+	// connections' time as open×now − Σ start, which is only meaningful when both terms
+	// come from the same moment (read apart, a concurrent Open or Close made it report
+	// decades). It also makes the connection cap exact.
+	connMu      sync.Mutex
+	open        int64
+	total       uint64
+	rejected    uint64
+	closedNanos int64 // connection time of closed connections
+	openSince   int64 // sum of open connections' start times (Meter.nanos)
+
+	messages  atomic.Uint64
+	bytes     atomic.Uint64
+	throttled atomic.Uint64
 
 	mu          sync.Mutex // guards the message window
 	windowStart time.Time
@@ -49,12 +56,17 @@ type entry struct {
 // Meter is safe for concurrent use.
 type Meter struct {
 	now     func() time.Time
+	base    time.Time // connection times are measured from here, on the monotonic clock
 	mu      sync.RWMutex
 	entries map[Key]*entry
 }
 
 // New returns an empty Meter.
-func New() *Meter { return &Meter{now: time.Now, entries: map[Key]*entry{}} }
+func New() *Meter { return &Meter{now: time.Now, base: time.Now(), entries: map[Key]*entry{}} }
+
+// nanos is the current time for connection accounting: nanoseconds since base, so that a
+// step of the wall clock cannot make a connection's duration negative or huge.
+func (m *Meter) nanos() int64 { return int64(m.now().Sub(m.base)) }
 
 func (m *Meter) entry(k Key) *entry {
 	m.mu.RLock()
@@ -92,18 +104,19 @@ type Conn struct {
 // when the app already holds MaxConnections to the API on this node.
 func (m *Meter) Open(k Key, lim Limits) (*Conn, bool) {
 	e := m.entry(k)
-	n := e.open.Add(1)
-	if lim.MaxConnections > 0 && n > int64(lim.MaxConnections) {
-		e.open.Add(-1)
-		e.rejected.Add(1)
-		return nil, false
-	}
 	if lim.Period <= 0 {
 		lim.Period = time.Minute
 	}
-	start := m.now().UnixNano()
-	e.total.Add(1)
-	e.openSince.Add(start)
+	e.connMu.Lock()
+	defer e.connMu.Unlock()
+	if lim.MaxConnections > 0 && e.open >= int64(lim.MaxConnections) {
+		e.rejected++
+		return nil, false
+	}
+	start := m.nanos() // under connMu, so no Snapshot can read a now earlier than it
+	e.open++
+	e.total++
+	e.openSince += start
 	return &Conn{m: m, e: e, lim: lim, start: start}, true
 }
 
@@ -139,27 +152,29 @@ func (c *Conn) Close() {
 	if c == nil || c.closed.Swap(true) {
 		return
 	}
-	end := c.m.now().UnixNano()
-	c.e.closedNanos.Add(end - c.start)
-	c.e.openSince.Add(-c.start)
-	c.e.open.Add(-1)
+	e := c.e
+	e.connMu.Lock()
+	end := c.m.nanos()
+	e.closedNanos += max(end-c.start, 0)
+	e.openSince -= c.start
+	e.open--
+	e.connMu.Unlock()
 }
 
 // Snapshot returns every key's usage, ordered by API then app.
 func (m *Meter) Snapshot() []Usage {
-	now := m.now().UnixNano()
 	m.mu.RLock()
 	out := make([]Usage, 0, len(m.entries))
 	for _, e := range m.entries {
-		open := e.open.Load()
-		// Open connections' time so far: open×now − Σ start times.
-		live := open*now - e.openSince.Load()
-		if live < 0 {
-			live = 0
-		}
+		e.connMu.Lock()
+		open, total, rejected, closed := e.open, e.total, e.rejected, e.closedNanos
+		// Open connections' time so far: open×now − Σ start times (the terms may
+		// overflow; their difference, which is what counts, does not).
+		live := max(open*m.nanos()-e.openSince, 0)
+		e.connMu.Unlock()
 		out = append(out, Usage{
-			API: e.key.API, App: e.key.App, Connections: open, ConnectionsTotal: e.total.Load(),
-			Rejected: e.rejected.Load(), ConnectionSeconds: float64(e.closedNanos.Load()+live) / 1e9,
+			API: e.key.API, App: e.key.App, Connections: open, ConnectionsTotal: total,
+			Rejected: rejected, ConnectionSeconds: float64(closed+live) / 1e9,
 			Messages: e.messages.Load(), Bytes: e.bytes.Load(), Throttled: e.throttled.Load(),
 		})
 	}
