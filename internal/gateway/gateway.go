@@ -62,8 +62,11 @@ type Gateway struct {
 	services policy.Env
 	realtime Realtime
 	wsGrip   bool
-	sigKey   string
-	sigIss   string
+	// warnedKey holds the realtime APIs already warned about the default signing key:
+	// once per process, not on every reload.
+	warnedKey sync.Map
+	sigKey    string
+	sigIss    string
 
 	loadMu  sync.Mutex // serialises loads, so snapshots are swapped in revision order
 	snap    atomic.Pointer[Snapshot]

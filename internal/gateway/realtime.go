@@ -193,12 +193,22 @@ func (ar *apiRoute) rtRewrite(pr *httputil.ProxyRequest) {
 
 func (rt *rtRoute) prepare(h http.Header, trusted bool) {
 	if !trusted {
-		for k := range h {
-			if len(k) > 5 && strings.EqualFold(k[:5], "grip-") {
-				delete(h, k)
-			}
+		stripGrip(h)
+	}
+	rt.sign(h)
+}
+
+// stripGrip removes every Grip-* header: a client must not pose as a GRIP proxy.
+func stripGrip(h http.Header) {
+	for k := range h {
+		if len(k) > 5 && strings.EqualFold(k[:5], "grip-") {
+			delete(h, k)
 		}
 	}
+}
+
+// sign adds what tells the origin a GRIP proxy is in front, and drops Accept-Encoding.
+func (rt *rtRoute) sign(h http.Header) {
 	h.Del("Accept-Encoding")
 	h.Set("Grip-Sig", rt.sig(time.Now()))
 	h.Set("Grip-Feature", grip.Features)
@@ -274,15 +284,19 @@ func (o *rtOrigin) send(ctx context.Context, method string, u *url.URL, header h
 	} else {
 		out.Body = http.NoBody
 	}
+	if _, ok := header["User-Agent"]; !ok {
+		header["User-Agent"] = []string{""} // no Go default: Pushpin sends none of its own
+	}
 	out = out.WithContext(ctx)
 	o.ar.rewrite(&httputil.ProxyRequest{In: in, Out: out})
-	o.ar.rt.prepare(out.Header, false)
+	o.ar.rt.sign(out.Header) // header is the engine's, Grip-Last included: nothing to strip
 	return o.ar.pool.RoundTrip(out)
 }
 
 func (o *rtOrigin) Retry(ctx context.Context, extra http.Header) (*OriginResponse, error) {
 	h := o.st.in.Header.Clone()
 	removeHopHeaders(h)
+	stripGrip(h)
 	for k, v := range extra {
 		h[k] = v
 	}
@@ -326,7 +340,7 @@ func (o *rtOrigin) Upgrade(ctx context.Context, header http.Header) (*http.Respo
 	}
 	out = out.WithContext(ctx)
 	o.ar.rewrite(&httputil.ProxyRequest{In: o.st.in, Out: out})
-	o.ar.rt.prepare(out.Header, false)
+	o.ar.rt.sign(out.Header)
 	return o.ar.pool.RoundTrip(out)
 }
 

@@ -129,7 +129,7 @@ func (g *Gateway) compileAPI(a *gatehouse.API, plans []*gatehouse.Plan) (*apiRou
 		ar.proxy.Rewrite = ar.rtRewrite
 		ar.proxy.ModifyResponse = g.rtModify
 		ar.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { g.rtError(ar, w, r, err) }
-		if ar.rt.defaulted {
+		if _, seen := g.warnedKey.LoadOrStore(a.Name, true); ar.rt.defaulted && !seen {
 			g.log.Warn("realtime API signs Grip-Sig with the well-known default key; set realtime.sig_key", "api", a.Name)
 		}
 	}

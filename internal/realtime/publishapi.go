@@ -35,7 +35,7 @@ func (n *Node) PublishHandler(auth Authenticator) http.Handler {
 		n.servePublish(w, r, auth)
 	})
 	mux.HandleFunc("/recover", func(w http.ResponseWriter, r *http.Request) {
-		if !n.allowed(w, r, auth) {
+		if !n.allowed(w, r, auth) || !hasLength(w, r) {
 			return
 		}
 		n.fanout.Recover()
@@ -113,8 +113,7 @@ func (n *Node) servePublish(w http.ResponseWriter, r *http.Request, auth Authent
 		plain(w, http.StatusNotAcceptable, publish.NotAcceptable)
 		return
 	}
-	if r.Header.Get("Content-Length") == "" && len(r.TransferEncoding) == 0 {
-		plain(w, http.StatusLengthRequired, "Request requires Content-Length.\n")
+	if !hasLength(w, r) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPublishBody))
@@ -149,4 +148,13 @@ func (n *Node) servePublish(w http.ResponseWriter, r *http.Request, auth Authent
 		return
 	}
 	plain(w, http.StatusOK, publish.PublishedText)
+}
+
+// hasLength answers 411 to a POST with no body framing, as Pushpin does.
+func hasLength(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Content-Length") == "" && len(r.TransferEncoding) == 0 {
+		plain(w, http.StatusLengthRequired, "Request requires Content-Length.\n")
+		return false
+	}
+	return true
 }

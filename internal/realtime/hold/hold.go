@@ -179,7 +179,7 @@ func (h *Holder) dispatch(w http.ResponseWriter, r *http.Request, cfg *Config, a
 			return
 		}
 		resp := in.ClientResponse(up.Status, up.Header, up.Body)
-		h.writeResponse(w, resp.Code, resp.Header, resp.Body)
+		h.writeResponse(w, resp.Code, resp.Reason, resp.Header, resp.Body)
 	}
 }
 
@@ -238,13 +238,41 @@ func mergeHeader(dst, src http.Header) {
 }
 
 // writeResponse sends a complete response through w with its length recomputed.
-// net/http cannot send a custom reason phrase, so the standard one is used.
-func (h *Holder) writeResponse(w http.ResponseWriter, code int, hdr http.Header, body []byte) {
+// net/http cannot send a custom reason phrase (Grip-Status "299 Custom", a published
+// "reason"), so such a response is written on the hijacked HTTP/1.x connection, which is
+// then closed; other responses, and HTTP/2, go through net/http with the standard phrase.
+func (h *Holder) writeResponse(w http.ResponseWriter, code int, reason string, hdr http.Header, body []byte) {
 	dst := w.Header()
 	mergeHeader(dst, hdr)
+	if reason != "" && reason != http.StatusText(code) && code >= 200 && code <= 999 && h.writeRaw(w, code, reason, body) {
+		return
+	}
 	dst.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(safeCode(code))
 	_, _ = w.Write(body)
+}
+
+// writeRaw writes the response with its own reason phrase on the hijacked connection.
+func (h *Holder) writeRaw(w http.ResponseWriter, code int, reason string, body []byte) bool {
+	hdr := w.Header()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false // HTTP/2, or a writer that cannot: the standard phrase will do
+	}
+	defer conn.Close()
+	b := appendHead(make([]byte, 0, 256+len(body)), code, reason, hdr)
+	if _, ok := hdr["Date"]; !ok {
+		b = append(b, "Date: "...)
+		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\nConnection: close\r\n\r\n"...)
+	b = append(b, body...)
+	_ = conn.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+	_, _ = conn.Write(b)
+	return true
 }
 
 // safeCode keeps net/http from panicking (or sending an interim response) on the codes

@@ -171,10 +171,10 @@ func (h *Holder) holdResponse(w http.ResponseWriter, r *http.Request, s *respSes
 			return nil
 		case <-h.shutdown:
 			timer.Stop()
-			h.writeResponse(w, orig.Code, orig.Header, orig.Body)
+			h.writeResponse(w, orig.Code, orig.Reason, orig.Header, orig.Body)
 			return nil
 		case <-timer.C:
-			h.writeResponse(w, orig.Code, orig.Header, orig.Body)
+			h.writeResponse(w, orig.Code, orig.Reason, orig.Header, orig.Body)
 			return nil
 		case <-s.wake:
 		}
@@ -204,7 +204,7 @@ func (h *Holder) holdResponse(w http.ResponseWriter, r *http.Request, s *respSes
 			return nil
 		}
 		if !grip.IsGrip(nu.Header) {
-			h.writeResponse(w, nu.Status, nu.Header, nu.Body)
+			h.writeResponse(w, nu.Status, "", nu.Header, nu.Body)
 			return nil
 		}
 		nin, err := grip.Parse(nu.Status, nu.Header, nu.Body)
@@ -254,7 +254,7 @@ func (h *Holder) answerPublish(w http.ResponseWriter, s *respSession, mc *meter.
 	if code == 0 {
 		code = http.StatusOK
 	}
-	h.writeResponse(w, code, hdr, body)
+	h.writeResponse(w, code, hr.Reason, hdr, body)
 	h.messages.Add(1)
 	h.bytes.Add(uint64(len(body)))
 	if mc != nil {

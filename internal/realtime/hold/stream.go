@@ -192,30 +192,7 @@ func (s *streamSession) writeHead(code int, reason string, hdr http.Header, body
 		}
 		return s.fb.rc.Flush()
 	}
-	if reason == "" {
-		reason = http.StatusText(code)
-	}
-	b := make([]byte, 0, 256+len(body))
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, ' ')
-	b = appendClean(b, reason)
-	b = append(b, "\r\n"...)
-	keys := make([]string, 0, len(hdr))
-	for k := range hdr {
-		if !isHop(k) && validHeaderName(k) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		for _, v := range hdr[k] {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = appendClean(b, v)
-			b = append(b, "\r\n"...)
-		}
-	}
+	b := appendHead(make([]byte, 0, 256+len(body)), code, reason, hdr)
 	b = append(b, "Connection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n"...)
 	if len(body) > 0 {
 		b = strconv.AppendInt(b, int64(len(body)), 16)
@@ -228,6 +205,35 @@ func (s *streamSession) writeHead(code int, reason string, hdr http.Header, body
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.h.opts.WriteTimeout))
 	_, err := s.conn.Write(b)
 	return err
+}
+
+// appendHead appends a status line and hdr (sorted, without hop-by-hop fields) to b,
+// without the blank line that ends the head.
+func appendHead(b []byte, code int, reason string, hdr http.Header) []byte {
+	if reason == "" {
+		reason = http.StatusText(code)
+	}
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = appendClean(b, reason)
+	b = append(b, "\r\n"...)
+	keys := make([]string, 0, len(hdr))
+	for k := range hdr {
+		if !isHop(k) && validHeaderName(k) && k != "Content-Length" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range hdr[k] {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = appendClean(b, v)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
 }
 
 // appendClean appends a header value with CR and LF turned into spaces, as net/http
