@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/analytics"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/router"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/upstream"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
@@ -48,6 +49,14 @@ type Options struct {
 	RealtimeWebSockets bool
 	// SigKey and SigIssuer sign Grip-Sig for realtime APIs that set none.
 	SigKey, SigIssuer string
+	// Recorder receives one analytics event per request; nil records nothing.
+	Recorder Recorder
+}
+
+// Recorder takes analytics events; Record copies the event and must not block
+// (analytics.Recorder).
+type Recorder interface {
+	Record(e *analytics.Event)
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -61,6 +70,7 @@ type Gateway struct {
 	policies policy.Registry
 	services policy.Env
 	realtime Realtime
+	rec      Recorder
 	wsGrip   bool
 	// warnedKey holds the realtime APIs already warned about the default signing key:
 	// once per process, not on every reload.
@@ -77,7 +87,7 @@ type Gateway struct {
 // releases its upstream pools.
 func New(opts Options) *Gateway {
 	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool(), policies: opts.Policies, services: opts.Services,
-		realtime: opts.Realtime, wsGrip: opts.RealtimeWebSockets, sigKey: opts.SigKey, sigIss: opts.SigIssuer}
+		realtime: opts.Realtime, rec: opts.Recorder, wsGrip: opts.RealtimeWebSockets, sigKey: opts.SigKey, sigIss: opts.SigIssuer}
 	if g.sigIss == "" {
 		g.sigIss = "gatehouse"
 	}
@@ -254,8 +264,29 @@ func drainRelevant(c <-chan gatehouse.Change) bool {
 	}
 }
 
-// ServeHTTP routes one request.
+// ServeHTTP routes one request and, with a recorder, records it as an analytics event.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.rec == nil {
+		g.serve(w, r, nil)
+		return
+	}
+	st := statePool.Get().(*reqState)
+	start := time.Now()
+	st.rw = recWriter{ResponseWriter: w}
+	ev := &st.ev
+	ev.Time, ev.Method = start, r.Method
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body = countingBody{ReadCloser: r.Body}
+		r.Body = &st.body
+	}
+	g.serve(&st.rw, r, st)
+	g.finishEvent(st, r, start)
+	g.rec.Record(ev)
+	st.release()
+}
+
+// serve routes one request; st, when not nil, is the pooled state that records it.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 	s := g.snap.Load()
 	if s == nil {
 		problem.Write(w, http.StatusServiceUnavailable, "not_ready", "the gateway has not loaded its configuration yet")
@@ -276,6 +307,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar := m.Value
+	if st != nil {
+		st.ev.API = ar.api.Name
+	}
 	if ar.retired != "" {
 		problem.Write(w, http.StatusGone, "api_retired", ar.retired)
 		return
@@ -312,6 +346,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			chain = rc.chain
 		}
 	}
+	if st != nil {
+		st.ev.Route = route
+		st.rw.proxied = true // until a policy answers itself
+	}
 	if chain == nil {
 		if ar.rt != nil {
 			g.serveRealtime(ar, w, r, "")
@@ -320,7 +358,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ar.proxy.ServeHTTP(w, r)
 		return
 	}
-	st := statePool.Get().(*reqState)
+	own := st == nil
+	if own {
+		st = statePool.Get().(*reqState)
+	}
 	st.m = m
 	c := &st.c
 	c.Reset(w, r)
@@ -328,16 +369,67 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := chain.Serve(c); err != nil {
 		policy.Render(c, err)
 	}
-	c.Reset(nil, nil)
+	if own {
+		st.release()
+		return
+	}
+	// The event reads the identity and outcome after the chain; release clears them.
+	id2 := &c.Identity
+	st.ev.App, st.ev.Developer, st.ev.KeyID, st.ev.Plan = id2.App, id2.Developer, id2.KeyID, id2.Plan
+	st.ev.Cache = c.Cache
+	if c.Rejected != nil {
+		st.ev.RejectedBy, st.ev.RejectCode = c.Rejected.Policy, c.Rejected.Code
+		st.rw.proxied = false
+	}
+	if c.Cache == "HIT" {
+		st.rw.proxied = false
+	}
+}
+
+// reqState is what a request needs beyond the stack: pooled, so that the policy Context,
+// the match it points into and the analytics event cost no allocation.
+type reqState struct {
+	c    policy.Context
+	m    router.Match[*apiRoute]
+	rw   recWriter
+	body countingBody
+	ev   analytics.Event
+}
+
+func (st *reqState) release() {
+	st.c.Reset(nil, nil)
 	st.m = router.Match[*apiRoute]{}
+	st.rw = recWriter{}
+	st.body = countingBody{}
+	st.ev = analytics.Event{}
 	statePool.Put(st)
 }
 
-// reqState is what a request through a policy chain needs beyond the stack: pooled, so
-// that the Context and the match it points into cost no allocation.
-type reqState struct {
-	c policy.Context
-	m router.Match[*apiRoute]
+// finishEvent completes st.ev once the request is answered.
+func (g *Gateway) finishEvent(st *reqState, r *http.Request, start time.Time) {
+	ev, rw := &st.ev, &st.rw
+	now := time.Now()
+	ev.Latency = now.Sub(start)
+	ev.Status = rw.status
+	if ev.Status == 0 {
+		// Nothing went through the writer: the connection was hijacked (a WebSocket, a
+		// held realtime stream) or the handler wrote nothing, which net/http sends as 200.
+		ev.Status = http.StatusOK
+		if isUpgrade(r) {
+			ev.Status = http.StatusSwitchingProtocols
+		}
+	}
+	if rw.proxied && !rw.headerAt.IsZero() {
+		ev.UpstreamLatency = rw.headerAt.Sub(start)
+	}
+	ev.BytesOut = rw.bytes
+	ev.BytesIn = st.body.n
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		ev.ClientIP = host
+	} else {
+		ev.ClientIP = r.RemoteAddr
+	}
+	ev.UserAgent = r.Header.Get("User-Agent")
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
