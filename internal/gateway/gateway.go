@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/upstream"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/problem"
+	"github.com/gatehouse-dev/gatehouse/internal/telemetry"
 )
 
 // Options configures a Gateway.
@@ -49,8 +50,12 @@ type Options struct {
 	RealtimeWebSockets bool
 	// SigKey and SigIssuer sign Grip-Sig for realtime APIs that set none.
 	SigKey, SigIssuer string
-	// Recorder receives one analytics event per request; nil records nothing.
+	// Recorder receives one analytics event per request; nil records nothing (and then
+	// nothing is traced either).
 	Recorder Recorder
+	// Tracer traces requests (W3C traceparent to the upstream, spans exported when it
+	// samples them); nil propagates trace context without exporting.
+	Tracer *telemetry.Tracer
 }
 
 // Recorder takes analytics events; Record copies the event and must not block
@@ -71,6 +76,7 @@ type Gateway struct {
 	services policy.Env
 	realtime Realtime
 	rec      Recorder
+	tracer   *telemetry.Tracer
 	wsGrip   bool
 	// warnedKey holds the realtime APIs already warned about the default signing key:
 	// once per process, not on every reload.
@@ -87,7 +93,7 @@ type Gateway struct {
 // releases its upstream pools.
 func New(opts Options) *Gateway {
 	g := &Gateway{log: opts.Logger, maxBody: opts.MaxBodyBytes, buffers: newBufferPool(), policies: opts.Policies, services: opts.Services,
-		realtime: opts.Realtime, rec: opts.Recorder, wsGrip: opts.RealtimeWebSockets, sigKey: opts.SigKey, sigIss: opts.SigIssuer}
+		realtime: opts.Realtime, rec: opts.Recorder, tracer: opts.Tracer, wsGrip: opts.RealtimeWebSockets, sigKey: opts.SigKey, sigIss: opts.SigIssuer}
 	if g.sigIss == "" {
 		g.sigIss = "gatehouse"
 	}
@@ -279,8 +285,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.body = countingBody{ReadCloser: r.Body}
 		r.Body = &st.body
 	}
+	// The trace continues the client's (or starts one); traceparent goes upstream with the
+	// request's headers, which the proxy copies.
+	sp := g.tracer.StartAt(r, r.Header, start)
 	g.serve(&st.rw, r, st)
 	g.finishEvent(st, r, start)
+	ev.TraceID = sp.TraceID()
+	if sp.Recording() {
+		sp.End(ev.Status, telemetry.String(telemetry.AttrAPI, ev.API), telemetry.String(telemetry.AttrRoute, ev.Route), telemetry.String(telemetry.AttrApp, ev.App))
+	} else {
+		sp.End(ev.Status)
+	}
 	g.rec.Record(ev)
 	st.release()
 }

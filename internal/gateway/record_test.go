@@ -103,6 +103,11 @@ func TestRecordsEvents(t *testing.T) {
 		b, _ := json.Marshal(plainEv)
 		t.Errorf("plain event %s", b)
 	}
+	for _, e := range ev {
+		if len(e.TraceID) != 32 {
+			t.Errorf("event without a trace id: %+v", e)
+		}
+	}
 	if unrouted.API != "" || unrouted.Status != 404 {
 		b, _ := json.Marshal(unrouted)
 		t.Errorf("unrouted event %s", b)
