@@ -51,3 +51,10 @@ bench:
 .PHONY: bench-redis
 bench-redis:
 	bench/redis-limit.sh $(BENCH_REDIS_ARGS)
+
+# SSE fan-out through Gatehouse and Debian's Pushpin 1.36 (message_rate=0), 10,000
+# subscribers, about 9 minutes; writes docs/benchmarks.md.
+# A smoke run: make bench-realtime BENCH_REALTIME_ARGS=--quick
+.PHONY: bench-realtime
+bench-realtime:
+	bench/realtime.sh $(BENCH_REALTIME_ARGS)

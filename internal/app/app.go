@@ -135,9 +135,15 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		return err
 	}
 	defer rt.Close()
-	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody,
+	var gw *gateway.Gateway
+	obs, err := newObserve(cfg, st, rt, func() *gatehouse.GatewayStatus { return gw.Status() }, svc.Degraded, log)
+	if err != nil {
+		return err
+	}
+	gw = gateway.New(gateway.Options{Logger: log.With("component", "gateway"), MaxBodyBytes: cfg.ProxyMaxBody,
 		Policies: builtin.Registry(), Services: svc.env,
-		Realtime: rt, RealtimeWebSockets: true, SigKey: cfg.Realtime.SigKey, SigIssuer: cfg.Realtime.SigIssuer})
+		Realtime: rt, RealtimeWebSockets: true, SigKey: cfg.Realtime.SigKey, SigIssuer: cfg.Realtime.SigIssuer,
+		Recorder: obs.recorder(), Tracer: obs.tracer})
 	defer gw.Close()
 	if err := gw.Load(ctx, st); err != nil {
 		// Not fatal: the store may recover, and /readyz says what is wrong meanwhile.
@@ -158,6 +164,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		Extra: func(mux *http.ServeMux, auth func(*http.Request) error) {
 			adminAuth = auth // admin.New calls this before returning
 			rt.Mount(mux, auth)
+			obs.mount(mux, auth)
 		},
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
@@ -198,6 +205,8 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(servers))
 	wg.Go(func() { gw.Watch(ctx, st) })
+	obsDone := obs.start(ctx)
+	wg.Go(func() { <-obsDone })
 	dirDone := svc.dir.Start(ctx)
 	wg.Go(func() { <-dirDone })
 	for _, s := range servers {
@@ -247,7 +256,10 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	// Drain with a fresh context: the parent is already cancelled.
 	shutdown(servers, cfg.ShutdownTimeout.D(), log)
-	rt.Close()       // held connections were hijacked: the servers do not track them
+	rt.Close() // held connections were hijacked: the servers do not track them
+	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	obs.close(flushCtx, log) // every answered request reaches the rollups
+	cancelFlush()
 	cancelRequests() // ends what outlived the drain: streams, hijacked connections
 	cancel()
 	wg.Wait()

@@ -86,6 +86,41 @@ type Config struct {
 	Cache Cache `yaml:"cache"`
 	// Realtime configures the GRIP proxy, its publish API and the broker between nodes.
 	Realtime Realtime `yaml:"realtime"`
+	// Analytics configures request capture, rollups, their retention and the access log.
+	Analytics Analytics `yaml:"analytics"`
+	// Tracing configures OpenTelemetry export of request spans.
+	Tracing Tracing `yaml:"tracing"`
+}
+
+// Analytics configures built-in analytics.
+type Analytics struct {
+	// Enabled records every request as an event (rollups, live stream, metrics, alerts).
+	Enabled bool `yaml:"enabled"`
+	// QueueSize bounds the events waiting for the recorder; beyond it they are dropped and
+	// counted, never waited for.
+	QueueSize int `yaml:"queue_size"`
+	// FlushInterval is how often this node writes its partial rollups to the store.
+	FlushInterval gatehouse.Duration `yaml:"flush_interval"`
+	// Retention of per-minute, per-hour and per-day rollups, and of the raw request log.
+	MinuteRetention  gatehouse.Duration `yaml:"minute_retention"`
+	HourRetention    gatehouse.Duration `yaml:"hour_retention"`
+	DayRetention     gatehouse.Duration `yaml:"day_retention"`
+	RequestRetention gatehouse.Duration `yaml:"request_retention"`
+	// RequestLogPercent samples this percentage of requests into the raw request log.
+	RequestLogPercent int `yaml:"request_log_percent"`
+	// AccessLog writes one JSON line per request: "" (off), "stdout", "stderr" or a file.
+	AccessLog string `yaml:"access_log"`
+	// Alerts evaluates alert rules on this node.
+	Alerts bool `yaml:"alerts"`
+}
+
+// Tracing configures span export.
+type Tracing struct {
+	// OTLPEndpoint is an OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces); ""
+	// exports nothing (trace context is still propagated upstream).
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SamplePercent of traces are exported.
+	SamplePercent int `yaml:"sample_percent"`
 }
 
 // Realtime configures realtime (GRIP) serving on this node.
@@ -210,6 +245,10 @@ func defaults() Config {
 		Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
 		Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
 		Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
+		Analytics: Analytics{Enabled: true, QueueSize: 65536, FlushInterval: gatehouse.Duration(5 * time.Second),
+			MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
+			DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true},
+		Tracing: Tracing{SamplePercent: 100},
 	}
 }
 

@@ -70,6 +70,10 @@ func TestDefault(t *testing.T) {
 		Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
 		Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
 		Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
+		Analytics: Analytics{Enabled: true, QueueSize: 65536, FlushInterval: gatehouse.Duration(5 * time.Second),
+			MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
+			DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true},
+		Tracing: Tracing{SamplePercent: 100},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -162,6 +166,10 @@ shutdown_timeout: 1m
 					Quota:             Quota{Backend: "store", FlushInterval: gatehouse.Duration(time.Second)},
 					Cache:             Cache{Backend: "memory", MaxBytes: 64 << 20},
 					Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
+					Analytics: Analytics{Enabled: true, QueueSize: 65536, FlushInterval: gatehouse.Duration(5 * time.Second),
+						MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
+						DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true},
+					Tracing: Tracing{SamplePercent: 100},
 				}
 				if diff := cmp.Diff(want, c); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)

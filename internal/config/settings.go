@@ -123,6 +123,30 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.Realtime.NATSURL }, check: func(c *Config) string { return checkNATSURL(c.Realtime.NATSURL) }},
 		{key: "realtime.nats_prefix", usage: "prefix of the NATS subjects of the realtime broker",
 			ptr: func(c *Config) any { return &c.Realtime.NATSPrefix }, check: func(c *Config) string { return required(c.Realtime.NATSPrefix) }},
+		{key: "analytics.enabled", usage: "record every request: rollups, live stream, metrics, alerts",
+			ptr: func(c *Config) any { return &c.Analytics.Enabled }},
+		{key: "analytics.queue_size", usage: "events that may wait for the recorder before new ones are dropped (and counted)",
+			ptr: func(c *Config) any { return &c.Analytics.QueueSize }, check: func(c *Config) string { return sizeRange(int64(c.Analytics.QueueSize), 1024, 1<<24) }},
+		{key: "analytics.flush_interval", usage: "how often this node writes its partial rollups",
+			ptr: func(c *Config) any { return &c.Analytics.FlushInterval }, check: func(c *Config) string { return positiveDuration(c.Analytics.FlushInterval) }},
+		{key: "analytics.minute_retention", usage: "how long per-minute rollups are kept (0: forever)",
+			ptr: func(c *Config) any { return &c.Analytics.MinuteRetention }, check: func(c *Config) string { return nonNegative(c.Analytics.MinuteRetention) }},
+		{key: "analytics.hour_retention", usage: "how long per-hour rollups are kept (0: forever)",
+			ptr: func(c *Config) any { return &c.Analytics.HourRetention }, check: func(c *Config) string { return nonNegative(c.Analytics.HourRetention) }},
+		{key: "analytics.day_retention", usage: "how long per-day rollups are kept (0: forever)",
+			ptr: func(c *Config) any { return &c.Analytics.DayRetention }, check: func(c *Config) string { return nonNegative(c.Analytics.DayRetention) }},
+		{key: "analytics.request_retention", usage: "how long the raw request log is kept (0: forever)",
+			ptr: func(c *Config) any { return &c.Analytics.RequestRetention }, check: func(c *Config) string { return nonNegative(c.Analytics.RequestRetention) }},
+		{key: "analytics.request_log_percent", usage: "percentage of requests written to the raw request log (0: off)",
+			ptr: func(c *Config) any { return &c.Analytics.RequestLogPercent }, check: func(c *Config) string { return sizeRange(int64(c.Analytics.RequestLogPercent), 0, 100) }},
+		{key: "analytics.access_log", flag: "access-log", usage: `JSON access log: "" (off), stdout, stderr or a file path`,
+			ptr: func(c *Config) any { return &c.Analytics.AccessLog }},
+		{key: "analytics.alerts", usage: "evaluate alert rules on this node",
+			ptr: func(c *Config) any { return &c.Analytics.Alerts }},
+		{key: "tracing.otlp_endpoint", usage: "OTLP/HTTP traces URL to export spans to (empty: none)",
+			ptr: func(c *Config) any { return &c.Tracing.OTLPEndpoint }, check: func(c *Config) string { return checkHTTPURL(c.Tracing.OTLPEndpoint) }},
+		{key: "tracing.sample_percent", usage: "percentage of traces exported",
+			ptr: func(c *Config) any { return &c.Tracing.SamplePercent }, check: func(c *Config) string { return sizeRange(int64(c.Tracing.SamplePercent), 0, 100) }},
 	}
 }
 
@@ -131,6 +155,17 @@ func optionalAddr(a string) string {
 		return ""
 	}
 	return checkAddr(a)
+}
+
+func checkHTTPURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an http:// or https:// URL"
+	}
+	return ""
 }
 
 func checkNATSURL(s string) string {

@@ -39,8 +39,8 @@ func (n *Node) Status() Status {
 // may have a channel per user, and a scrape must stay small.
 const maxChannelsListed = 1000
 
-// Mount adds the realtime routes to the admin mux: the publish API, node status, channel
-// statistics and the realtime part of /metrics.
+// Mount adds the realtime routes to the admin mux: the publish API, node status and channel
+// statistics. WriteMetrics is the realtime part of the node's /metrics.
 func (n *Node) Mount(mux *http.ServeMux, authenticate func(*http.Request) error) {
 	pub := n.PublishHandler(authenticate)
 	mux.Handle("/publish", pub)
@@ -59,11 +59,6 @@ func (n *Node) Mount(mux *http.ServeMux, authenticate func(*http.Request) error)
 			h(w, r)
 		}
 	}
-	// Metrics are for scrapers on the private admin network, as Prometheus expects.
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		n.WriteMetrics(w)
-	})
 	mux.HandleFunc("GET /v1/realtime", guard(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.Status())
 	}))

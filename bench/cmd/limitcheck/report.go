@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -48,7 +47,7 @@ func report(args []string, stdout, stderr io.Writer) error {
 	m := map[string]string{}
 	if *meta != "" {
 		var err error
-		if m, err = readMeta(*meta); err != nil {
+		if m, err = docsection.ReadMeta(*meta); err != nil {
 			return err
 		}
 	}
@@ -75,36 +74,6 @@ func report(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// readMeta reads key=value lines; blank lines and # comments are skipped.
-func readMeta(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s: not key=value: %q", path, line)
-		}
-		m[k] = v
-	}
-	return m, sc.Err()
-}
-
-func or(s, dflt string) string {
-	if s == "" {
-		return dflt
-	}
-	return s
-}
-
 // writeMarkdown is the section of docs/benchmarks.md: what ran, a row per run, the verdict
 // per run against the figure, and the machine.
 func writeMarkdown(w io.Writer, runs []*Summary, m map[string]string) {
@@ -117,8 +86,8 @@ func writeMarkdown(w io.Writer, runs []*Summary, m map[string]string) {
 		"and `%s`; `limitcheck` offered %.0f req/s open-loop, split evenly (round-robin) over the nodes, "+
 		"%d keep-alive connections per node. Each run: %gs of the same load uncounted (warm-up), %gs pause "+
 		"(the bucket refills), then %gs measured.\n\n",
-		or(m["date"], r0.Started), or(m["nodes"], fmt.Sprint(len(r0.Nodes))), or(m["backend"], "redis"),
-		or(m["policy"], fmt.Sprintf("rate-limit {limit: %d, window: %gs}", r0.Limit, r0.WindowS)),
+		docsection.Or(m["date"], r0.Started), docsection.Or(m["nodes"], fmt.Sprint(len(r0.Nodes))), docsection.Or(m["backend"], "redis"),
+		docsection.Or(m["policy"], fmt.Sprintf("rate-limit {limit: %d, window: %gs}", r0.Limit, r0.WindowS)),
 		r0.TargetRPS, r0.ConnectionsPerNode, r0.WarmupS, r0.SettleS, r0.RequestedDurationS)
 
 	p("| run | sent | achieved req/s | D (first to last sent) | allowed (200) | expected | error | 429 |")
@@ -167,10 +136,10 @@ func writeMarkdown(w io.Writer, runs []*Summary, m map[string]string) {
 	p("\n")
 	if m["cpu_model"] != "" || m["nproc"] != "" {
 		p("- Machine: %s CPUs, %s; Linux %s; load average at the start %s; nothing pinned (the nodes, Redis, the origin and the load tool share the cores)\n",
-			or(m["nproc"], "?"), or(m["cpu_model"], "unknown CPU"), or(m["kernel"], "?"), or(m["loadavg"], "?"))
+			docsection.Or(m["nproc"], "?"), docsection.Or(m["cpu_model"], "unknown CPU"), docsection.Or(m["kernel"], "?"), docsection.Or(m["loadavg"], "?"))
 	}
 	if m["redis"] != "" || m["go"] != "" {
-		p("- Versions: Redis %s; Gatehouse built with %s\n", or(m["redis"], "unknown"), or(m["go"], "unknown Go"))
+		p("- Versions: Redis %s; Gatehouse built with %s\n", docsection.Or(m["redis"], "unknown"), docsection.Or(m["go"], "unknown Go"))
 	}
 	if m["gatehouse_rev"] != "" {
 		p("- Gatehouse: %s\n", m["gatehouse_rev"])

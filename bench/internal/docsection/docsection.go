@@ -4,6 +4,7 @@
 package docsection
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,4 +53,36 @@ func Update(path, start, end, body string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// ReadMeta reads a bench run's key=value file (meta.env); blank lines and # comments are
+// skipped.
+func ReadMeta(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: not key=value: %q", path, line)
+		}
+		m[k] = v
+	}
+	return m, sc.Err()
+}
+
+// Or returns s, or dflt when s is empty: meta values a run may not have recorded.
+func Or(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
 }
