@@ -158,7 +158,7 @@ func (g *Gateway) serveRealtime(ar *apiRoute, w http.ResponseWriter, r *http.Req
 	}
 	st := &rtState{in: r, app: app, trusted: ar.rt.trusted(r)}
 	if !st.trusted && isWebSocket(r) && (ar.rt.overHTTP || g.wsGrip) {
-		g.realtime.WebSocket(w, r, &ar.rt.api, app, &rtOrigin{g: g, ar: ar, st: st})
+		g.realtime.WebSocket(w, r, &ar.rt.api, app, newOrigin(g, ar, st))
 		return
 	}
 	// Keep a small body so that a held request can be re-sent (Pushpin's retries carry
@@ -235,7 +235,7 @@ func (g *Gateway) rtError(ar *apiRoute, w http.ResponseWriter, out *http.Request
 	st := rtFrom(out.Context())
 	var gr *gripResponse
 	if st != nil && errors.As(err, &gr) {
-		g.realtime.Hold(w, st.in, &ar.rt.api, st.app, gr.up, &rtOrigin{g: g, ar: ar, st: st})
+		g.realtime.Hold(w, st.in, &ar.rt.api, st.app, gr.up, newOrigin(g, ar, st))
 		return
 	}
 	if errors.Is(err, errTooLarge) {
@@ -262,17 +262,28 @@ func readOrigin(resp *http.Response, limit int64) (*OriginResponse, error) {
 	return &OriginResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
-// rtOrigin implements Origin for one held connection.
+// rtOrigin implements Origin for one held connection. It outlives the request (a stream
+// is held for hours), so it keeps a trimmed copy of it: what re-requests and the
+// forwarding headers need, not the server's request state and context chain.
 type rtOrigin struct {
-	g  *Gateway
-	ar *apiRoute
-	st *rtState
+	g    *Gateway
+	ar   *apiRoute
+	in   *http.Request
+	body []byte
+}
+
+func newOrigin(g *Gateway, ar *apiRoute, st *rtState) *rtOrigin {
+	r := st.in
+	u := *r.URL
+	slim := &http.Request{Method: r.Method, URL: &u, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
+		Header: r.Header, Host: r.Host, RemoteAddr: r.RemoteAddr, RequestURI: r.RequestURI, TLS: r.TLS}
+	return &rtOrigin{g: g, ar: ar, in: slim, body: st.body}
 }
 
 // send builds an origin request like the proxy's own (path rewriting, forwarding
 // headers, signing) and sends it through the API's pool.
 func (o *rtOrigin) send(ctx context.Context, method string, u *url.URL, header http.Header, body []byte) (*http.Response, error) {
-	in := o.st.in
+	in := o.in
 	out := &http.Request{
 		Method: method, URL: &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery},
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header, Host: in.Host,
@@ -294,13 +305,13 @@ func (o *rtOrigin) send(ctx context.Context, method string, u *url.URL, header h
 }
 
 func (o *rtOrigin) Retry(ctx context.Context, extra http.Header) (*OriginResponse, error) {
-	h := o.st.in.Header.Clone()
+	h := o.in.Header.Clone()
 	removeHopHeaders(h)
 	stripGrip(h)
 	for k, v := range extra {
 		h[k] = v
 	}
-	resp, err := o.send(ctx, o.st.in.Method, o.st.in.URL, h, o.st.body)
+	resp, err := o.send(ctx, o.in.Method, o.in.URL, h, o.body)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +334,7 @@ func (o *rtOrigin) Post(ctx context.Context, header http.Header, body []byte) (*
 	if body == nil {
 		body = []byte{}
 	}
-	resp, err := o.send(ctx, http.MethodPost, o.st.in.URL, header.Clone(), body)
+	resp, err := o.send(ctx, http.MethodPost, o.in.URL, header.Clone(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -335,11 +346,11 @@ func (o *rtOrigin) Upgrade(ctx context.Context, header http.Header) (*http.Respo
 	h.Set("Connection", "Upgrade")
 	h.Set("Upgrade", "websocket")
 	out := &http.Request{
-		Method: http.MethodGet, URL: &url.URL{Path: o.st.in.URL.Path, RawPath: o.st.in.URL.RawPath, RawQuery: o.st.in.URL.RawQuery},
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Host: o.st.in.Host, Body: http.NoBody,
+		Method: http.MethodGet, URL: &url.URL{Path: o.in.URL.Path, RawPath: o.in.URL.RawPath, RawQuery: o.in.URL.RawQuery},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Host: o.in.Host, Body: http.NoBody,
 	}
 	out = out.WithContext(ctx)
-	o.ar.rewrite(&httputil.ProxyRequest{In: o.st.in, Out: out})
+	o.ar.rewrite(&httputil.ProxyRequest{In: o.in, Out: out})
 	o.ar.rt.sign(out.Header)
 	return o.ar.pool.RoundTrip(out)
 }

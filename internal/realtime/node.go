@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/grip"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/hold"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/meter"
+	"github.com/gatehouse-dev/gatehouse/internal/realtime/settle"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/wsproxy"
 )
 
@@ -39,6 +40,7 @@ type Node struct {
 	meter      *meter.Meter
 	holder     *hold.Holder
 	ws         *wsproxy.Proxy
+	settle     *settle.Settler
 	publishKey []byte
 	publishIss string
 }
@@ -61,8 +63,9 @@ func New(opts Options) (*Node, error) {
 		}
 		n.publishKey = k
 	}
-	n.holder = hold.New(hold.Options{Fanout: n.fanout, Meter: n.meter, Logger: log.With("component", "realtime")})
-	n.ws = wsproxy.New(wsproxy.Options{Fanout: n.fanout, Meter: n.meter, Logger: log.With("component", "realtime")})
+	n.settle = settle.New(0, 0, nil)
+	n.holder = hold.New(hold.Options{Fanout: n.fanout, Meter: n.meter, Logger: log.With("component", "realtime"), Settle: n.settle})
+	n.ws = wsproxy.New(wsproxy.Options{Fanout: n.fanout, Meter: n.meter, Logger: log.With("component", "realtime"), Settle: n.settle})
 	return n, nil
 }
 
@@ -74,6 +77,7 @@ func (n *Node) Meter() *meter.Meter { return n.meter }
 
 // Close ends every held connection and closes the broker.
 func (n *Node) Close() {
+	n.settle.Stop()
 	n.holder.Close()
 	n.ws.Close()
 	_ = n.broker.Close()

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/fanout"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/grip"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/meter"
+	"github.com/gatehouse-dev/gatehouse/internal/realtime/settle"
 )
 
 // Config is one API's realtime settings, compiled by the gateway.
@@ -65,6 +66,12 @@ type Options struct {
 	Logger       *slog.Logger
 	WriteTimeout time.Duration // one write to a client; a slower client is disconnected; default 10s
 	MaxQueued    int           // publishes queued per stream session while its client is slow; default 100 (Pushpin); beyond: the session is ended and counted
+	// SweepInterval is how often held streams are checked for clients that went away;
+	// default 1s. One sweep for all streams replaces a reader goroutine (and its stack)
+	// per connection.
+	SweepInterval time.Duration
+	// Settle, when set, is told of every hold, to return memory after a burst of them.
+	Settle *settle.Settler
 }
 
 // Defaults.
@@ -87,6 +94,42 @@ type Stats struct {
 	Bytes        uint64 `json:"bytes"`         // their bytes
 }
 
+// DefaultSweepInterval is how often held streams are checked for departed clients.
+const DefaultSweepInterval = time.Second
+
+// startSweep starts, once, the goroutine that ends streams whose client went away.
+func (h *Holder) startSweep() {
+	h.sweepOnce.Do(func() { go h.sweep() })
+}
+
+func (h *Holder) sweep() {
+	t := time.NewTicker(h.opts.SweepInterval)
+	defer t.Stop()
+	var list []*streamSession
+	for {
+		select {
+		case <-h.shutdown:
+			return
+		case <-t.C:
+		}
+		list = list[:0]
+		h.mu.Lock()
+		for s := range h.streams {
+			if s.conn != nil {
+				list = append(list, s)
+			}
+		}
+		h.mu.Unlock()
+		for _, s := range list {
+			if peerSweepable(s.conn) && peerGone(s.conn) {
+				s.end()
+				s.schedule()
+			}
+		}
+		clear(list) // let ended sessions go
+	}
+}
+
 // Holder holds connections for every API of a node. Safe for concurrent use.
 type Holder struct {
 	opts Options
@@ -98,6 +141,8 @@ type Holder struct {
 
 	mu      sync.Mutex
 	streams map[*streamSession]struct{}
+
+	sweepOnce sync.Once
 
 	heldResponse, heldStream                       atomic.Int64
 	opened, ended, slowDropped, rejected, messages atomic.Uint64
@@ -116,6 +161,9 @@ func New(opts Options) *Holder {
 		opts.MaxQueued = DefaultMaxQueued
 	}
 	opts.MaxQueued = min(opts.MaxQueued, 1<<16-1) // a session counts its queue in a uint16
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = DefaultSweepInterval
+	}
 	return &Holder{
 		opts: opts, log: opts.Logger, pool: newWriterPool(),
 		shutdown: make(chan struct{}), streams: map[*streamSession]struct{}{},

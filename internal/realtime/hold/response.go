@@ -129,6 +129,9 @@ func (h *Holder) serveResponse(w http.ResponseWriter, r *http.Request, cfg *Conf
 	}
 	s := &respSession{h: h, cfg: cfg, wake: make(chan struct{}, 1)}
 	h.opened.Add(1)
+	if h.opts.Settle != nil {
+		h.opts.Settle.Opened()
+	}
 	h.heldResponse.Add(1)
 	next := h.holdResponse(w, r, s, mc, in, up, origin)
 	s.end()

@@ -98,6 +98,9 @@ func (h *Holder) serveStream(w http.ResponseWriter, r *http.Request, cfg *Config
 	}
 
 	h.opened.Add(1)
+	if h.opts.Settle != nil {
+		h.opts.Settle.Opened()
+	}
 	h.heldStream.Add(1)
 	h.mu.Lock()
 	h.streams[s] = struct{}{}
@@ -129,7 +132,11 @@ func (h *Holder) serveStream(w http.ResponseWriter, r *http.Request, cfg *Config
 	}
 	s.mu.Unlock()
 	if s.conn != nil {
-		go s.readLoop()
+		if peerSweepable(s.conn) {
+			s.h.startSweep()
+		} else {
+			go s.readLoop()
+		}
 	}
 	s.run(r)
 }
@@ -159,8 +166,8 @@ func (s *streamSession) run(r *http.Request) {
 	}
 }
 
-// readLoop notices the client going away. Clients do not send anything on a held
-// stream; whatever they send is discarded with a tiny buffer.
+// readLoop notices the client going away where the sweep cannot (no raw socket access).
+// Clients do not send anything on a held stream; whatever they send is discarded.
 func (s *streamSession) readLoop() {
 	var buf [16]byte
 	for {

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/problem"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/fanout"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/meter"
+	"github.com/gatehouse-dev/gatehouse/internal/realtime/settle"
 )
 
 // Config is one API's realtime WebSocket settings.
@@ -63,6 +64,8 @@ type Options struct {
 	Meter        *meter.Meter // nil: no accounting
 	Logger       *slog.Logger
 	WriteTimeout time.Duration // one write to a client; default 10s
+	// Settle, when set, is told of every connection, to return memory after a burst.
+	Settle *settle.Settler
 }
 
 // Stats are the proxy's counters since New.
@@ -104,6 +107,7 @@ type Proxy struct {
 	log  *slog.Logger
 	wt   time.Duration
 	pool *writerPool
+	set  *settle.Settler
 	// kaOverride replaces a Keep-Alive-Interval in tests, which cannot wait
 	// for the 20 s floor.
 	kaOverride time.Duration
@@ -130,7 +134,7 @@ func New(opts Options) *Proxy {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
-		fan: opts.Fanout, met: opts.Meter, log: opts.Logger, wt: opts.WriteTimeout,
+		fan: opts.Fanout, met: opts.Meter, log: opts.Logger, wt: opts.WriteTimeout, set: opts.Settle,
 		ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{},
 	}
 	// Enough workers that a few clients stuck until their write deadline do
@@ -241,6 +245,9 @@ func (p *Proxy) register(c *conn) bool {
 	p.conns[c] = struct{}{}
 	p.open.Add(1)
 	p.total.Add(1)
+	if p.set != nil {
+		p.set.Opened()
+	}
 	return true
 }
 
