@@ -52,8 +52,10 @@ type Notable struct {
 type LiveSecond struct {
 	Time time.Time `json:"time"` // the second's start
 	LiveCounts
-	APIs    map[string]LiveCounts `json:"apis,omitempty"` // events that matched an API
-	Notable []Notable             `json:"notable,omitempty"`
+	// Messages are realtime messages delivered to clients (not requests).
+	Messages int64                 `json:"messages"`
+	APIs     map[string]LiveCounts `json:"apis,omitempty"` // requests that matched an API
+	Notable  []Notable             `json:"notable,omitempty"`
 }
 
 // LiveTotals are the totals of the last Seconds completed seconds, for alert rules.
@@ -85,10 +87,11 @@ type Live struct {
 }
 
 type liveSlot struct {
-	sec     int64
-	all     liveAgg
-	apis    map[string]*liveAgg
-	notable []Notable
+	sec      int64
+	messages int64 // realtime messages delivered
+	all      liveAgg
+	apis     map[string]*liveAgg
+	notable  []Notable
 }
 
 type liveAgg struct {
@@ -162,6 +165,14 @@ func (l *Live) Consume(batch []Event) {
 	s := &l.slots[l.cur%int64(len(l.slots))]
 	for i := range batch {
 		e := &batch[i]
+		if e.Kind != KindRequest {
+			// Realtime connections and messages are not requests: counting them would
+			// skew request rates, error rates and latencies (and the alerts on them).
+			if e.Kind == KindMessage {
+				s.messages++
+			}
+			continue
+		}
 		s.all.add(e)
 		if e.API != "" {
 			a := s.apis[e.API]
@@ -231,7 +242,7 @@ func (l *Live) send(p LiveSecond) {
 
 func (l *Live) resetSlot(sec int64) {
 	s := &l.slots[sec%int64(len(l.slots))]
-	s.sec = sec
+	s.sec, s.messages = sec, 0
 	PutSketch(s.all.sk)
 	s.all = liveAgg{enc: s.all.enc[:0]}
 	for _, a := range s.apis {
@@ -242,7 +253,7 @@ func (l *Live) resetSlot(sec int64) {
 }
 
 func (s *liveSlot) snapshot() LiveSecond {
-	out := LiveSecond{Time: time.Unix(s.sec, 0).UTC(), LiveCounts: s.all.LiveCounts}
+	out := LiveSecond{Time: time.Unix(s.sec, 0).UTC(), LiveCounts: s.all.LiveCounts, Messages: s.messages}
 	if len(s.apis) > 0 {
 		out.APIs = make(map[string]LiveCounts, len(s.apis))
 		for k, a := range s.apis {

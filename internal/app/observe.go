@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/alerts"
 	"github.com/gatehouse-dev/gatehouse/internal/analytics"
+	"github.com/gatehouse-dev/gatehouse/internal/analytics/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/publish"
@@ -34,6 +35,7 @@ type observe struct {
 	tracer   *telemetry.Tracer
 	exporter *telemetry.Exporter
 	alerts   *alerts.Engine
+	api      *httpapi.API
 	access   io.Closer
 }
 
@@ -104,6 +106,8 @@ func newObserve(cfg config.Config, st gatehouse.Store, rt *realtime.Node, gatewa
 	}
 	o.rec = analytics.NewRecorder(analytics.RecorderOptions{QueueSize: ac.QueueSize, Sinks: sinks, Logger: alog})
 	o.reg.Register(telemetry.AnalyticsCollector(o.rec.Recorded, o.rec.Dropped))
+	rt.Meter().SetRecorder(o.rec) // realtime messages and connections are events too
+	o.api = httpapi.New(httpapi.Options{Query: o.query, Store: o.store, Live: o.live, Fanout: rt.Fanout(), Node: o.node, Logger: alog})
 
 	if ac.Alerts {
 		as, ok := st.(alerts.Store)
@@ -158,6 +162,7 @@ func (o *observe) start(ctx context.Context) (done <-chan struct{}) {
 	o.agg.Start(ctx)
 	o.live.Start(ctx)
 	o.comp.Start(ctx)
+	o.api.Start(ctx)
 	if o.alerts != nil {
 		return o.alerts.Start(ctx)
 	}
@@ -231,6 +236,9 @@ func (s *alertSource) Quotas() []alerts.QuotaUse { return nil }
 // and the alerts API to the admin mux.
 func (o *observe) mount(mux *http.ServeMux, auth func(*http.Request) error) {
 	mux.Handle("GET /metrics", o.reg.Handler())
+	if o.api != nil {
+		o.api.Mount(mux, auth)
+	}
 	if o.alerts != nil {
 		o.alerts.Mount(mux, auth)
 	}

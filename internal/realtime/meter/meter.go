@@ -5,6 +5,8 @@
 package meter
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/analytics"
+
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -59,7 +61,20 @@ type Meter struct {
 	base    time.Time // connection times are measured from here, on the monotonic clock
 	mu      sync.RWMutex
 	entries map[Key]*entry
+	rec     Recorder // nil: no analytics events
 }
+
+// Recorder takes analytics events without blocking (analytics.Recorder).
+type Recorder interface {
+	Record(e *analytics.Event)
+}
+
+// SetRecorder makes every delivered message and every ended connection an analytics
+// event. Call it before the first Open.
+func (m *Meter) SetRecorder(r Recorder) { m.rec = r }
+
+// eventPool keeps message events off the heap: Record copies, so one is reused at once.
+var eventPool = sync.Pool{New: func() any { return new(analytics.Event) }}
 
 // New returns an empty Meter.
 func New() *Meter { return &Meter{now: time.Now, base: time.Now(), entries: map[Key]*entry{}} }
@@ -93,11 +108,14 @@ type Limits struct {
 
 // Conn is one held connection's meter.
 type Conn struct {
-	m      *Meter
-	e      *entry
-	lim    Limits
-	start  int64
-	closed atomic.Bool
+	m        *Meter
+	e        *entry
+	lim      Limits
+	start    int64
+	opened   time.Time
+	closed   atomic.Bool
+	messages atomic.Int64
+	bytes    atomic.Int64
 }
 
 // Open records a new held connection for k. It returns ok false, and counts a rejection,
@@ -117,7 +135,7 @@ func (m *Meter) Open(k Key, lim Limits) (*Conn, bool) {
 	e.open++
 	e.total++
 	e.openSince += start
-	return &Conn{m: m, e: e, lim: lim, start: start}, true
+	return &Conn{m: m, e: e, lim: lim, start: start, opened: m.now()}, true
 }
 
 // Allow reports whether one more message may be delivered to this app's connections in the
@@ -145,6 +163,14 @@ func (c *Conn) Allow() bool {
 func (c *Conn) Delivered(n int) {
 	c.e.messages.Add(1)
 	c.e.bytes.Add(uint64(n))
+	c.messages.Add(1)
+	c.bytes.Add(int64(n))
+	if r := c.m.rec; r != nil {
+		ev := eventPool.Get().(*analytics.Event)
+		*ev = analytics.Event{Kind: analytics.KindMessage, Time: c.m.now(), API: c.e.key.API, App: c.e.key.App, Status: 200, BytesOut: int64(n)}
+		r.Record(ev)
+		eventPool.Put(ev)
+	}
 }
 
 // Close ends the connection's accounting; later calls do nothing.
@@ -159,6 +185,11 @@ func (c *Conn) Close() {
 	e.openSince -= c.start
 	e.open--
 	e.connMu.Unlock()
+	if r := c.m.rec; r != nil {
+		ev := analytics.Event{Kind: analytics.KindConnection, Time: c.opened, API: e.key.API, App: e.key.App, Status: 200,
+			Latency: time.Duration(max(end-c.start, 0)), BytesOut: c.bytes.Load()}
+		r.Record(&ev)
+	}
 }
 
 // Snapshot returns every key's usage, ordered by API then app.
