@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	defer rt.Close()
 	var gw *gateway.Gateway
-	obs, err := newObserve(cfg, st, rt, func() *gatehouse.GatewayStatus { return gw.Status() }, svc.Degraded, log)
+	obs, err := newObserve(cfg, st, rt, func() *gatehouse.GatewayStatus { return gw.Status() }, svc, log)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/analytics"
 	"github.com/gatehouse-dev/gatehouse/internal/analytics/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/publish"
 	"github.com/gatehouse-dev/gatehouse/internal/telemetry"
@@ -52,7 +54,8 @@ func nodeID() string {
 }
 
 func newObserve(cfg config.Config, st gatehouse.Store, rt *realtime.Node, gatewayStatus func() *gatehouse.GatewayStatus,
-	degraded func() []string, log *slog.Logger) (*observe, error) {
+	svc *services, log *slog.Logger) (*observe, error) {
+	degraded := svc.Degraded
 	o := &observe{node: nodeID(), reg: telemetry.NewRegistry()}
 	o.reg.Register(func(w *telemetry.Writer) { rt.WriteMetrics(w) })
 	o.reg.Register(telemetry.UpstreamHealthCollector(func() []telemetry.TargetHealth {
@@ -107,14 +110,15 @@ func newObserve(cfg config.Config, st gatehouse.Store, rt *realtime.Node, gatewa
 	o.rec = analytics.NewRecorder(analytics.RecorderOptions{QueueSize: ac.QueueSize, Sinks: sinks, Logger: alog})
 	o.reg.Register(telemetry.AnalyticsCollector(o.rec.Recorded, o.rec.Dropped))
 	rt.Meter().SetRecorder(o.rec) // realtime messages and connections are events too
-	o.api = httpapi.New(httpapi.Options{Query: o.query, Store: o.store, Live: o.live, Fanout: rt.Fanout(), Node: o.node, Logger: alog})
+	o.api = httpapi.New(httpapi.Options{Query: o.query, Store: o.store, Live: o.live, Fanout: rt.Fanout(), Node: o.node, Logger: alog,
+		Quotas: func(app string) []quota.Usage { return svc.usage.Snapshot(app, time.Now()) }})
 
 	if ac.Alerts {
 		as, ok := st.(alerts.Store)
 		if !ok {
 			as = alerts.NewMemoryStore()
 		}
-		eng, err := alerts.New(alerts.Options{Store: as, Source: &alertSource{live: o.live, status: gatewayStatus},
+		eng, err := alerts.New(alerts.Options{Store: as, Source: &alertSource{live: o.live, status: gatewayStatus, usage: svc.usage},
 			Publish: func(ctx context.Context, channel string, event []byte) error {
 				return rt.Fanout().Publish(ctx, []publish.Item{liveItem(channel, "alert", event)})
 			}, Logger: log.With("component", "alerts")})
@@ -213,6 +217,7 @@ func targetHealth(st *gatehouse.GatewayStatus) []telemetry.TargetHealth {
 type alertSource struct {
 	live   *analytics.Live
 	status func() *gatehouse.GatewayStatus
+	usage  *quota.Tracker
 }
 
 func (s *alertSource) Window(api string, d time.Duration) alerts.Window {
@@ -229,8 +234,17 @@ func (s *alertSource) Targets() []alerts.TargetHealth {
 	return out
 }
 
-// Quotas is empty for now: quota rules need the quota counters' view per app.
-func (s *alertSource) Quotas() []alerts.QuotaUse { return nil }
+func (s *alertSource) Quotas() []alerts.QuotaUse {
+	var out []alerts.QuotaUse
+	for _, u := range s.usage.Snapshot("", time.Now()) {
+		api := u.API
+		if strings.HasPrefix(u.Scope, "plan:") {
+			api = "" // a plan's quota covers every API of the plan
+		}
+		out = append(out, alerts.QuotaUse{App: u.App, Plan: u.Plan, API: api, Used: u.Used, Limit: u.Limit, Period: u.Period})
+	}
+	return out
+}
 
 // mount adds /metrics (no token: keep the admin listener private, as Prometheus expects)
 // and the alerts API to the admin mux.

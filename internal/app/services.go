@@ -20,6 +20,7 @@ import (
 type services struct {
 	env     policy.Env
 	dir     *consumers.Directory
+	usage   *quota.Tracker // each app's quota use, for analytics and alerts
 	closers []func()
 	// health reports outages that make the node unready (fail-closed backends down).
 	health []func() error
@@ -31,7 +32,8 @@ type services struct {
 func newServices(ctx context.Context, cfg config.Config, st gatehouse.Store, log *slog.Logger) (*services, error) {
 	s := &services{}
 	s.dir = consumers.New(st, consumers.Options{Logger: log.With("component", "consumers")})
-	s.env = policy.Env{Ctx: ctx, Logger: log.With("component", "policy"), Directory: s.dir}
+	s.usage = quota.NewTracker()
+	s.env = policy.Env{Ctx: ctx, Logger: log.With("component", "policy"), Directory: s.dir, QuotaUsage: s.usage}
 	if err := s.openCache(cfg, log); err != nil {
 		s.Close()
 		return nil, err

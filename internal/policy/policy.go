@@ -209,6 +209,14 @@ type Env struct {
 	Limiter   Limiter
 	Quotas    Quotas
 	Cache     Cache
+	// QuotaUsage, when set, hears each app's quota use (analytics, quota alerts).
+	QuotaUsage QuotaUsage
+}
+
+// QuotaUsage receives an app's use of a quota after each counted request. Report must be
+// quick and must copy the strings it keeps.
+type QuotaUsage interface {
+	Report(scope, api, app, plan, period string, used, limit int64, reset time.Time)
 }
 
 // Clock returns e.Now, or time.Now when unset.

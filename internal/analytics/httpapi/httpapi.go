@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/analytics"
 	"github.com/gatehouse-dev/gatehouse/internal/problem"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/realtime/fanout"
 )
 
@@ -49,6 +50,9 @@ type Options struct {
 	Channel string
 	Now     func() time.Time // nil: time.Now
 	Logger  *slog.Logger     // nil discards
+	// Quotas returns each app's quota use in its current period (app "" for all); nil
+	// answers /quota with 404.
+	Quotas func(app string) []quota.Usage
 }
 
 // Stats are the live stream's counters, for metrics.
@@ -69,6 +73,7 @@ type API struct {
 	channel string
 	now     func() time.Time
 	log     *slog.Logger
+	quotas  func(app string) []quota.Usage
 
 	// Live stream tuning; tests shorten them.
 	keepAlive    time.Duration // comment lines on an idle stream
@@ -86,7 +91,7 @@ type API struct {
 // New returns an API; call Start to publish live seconds and Mount to serve.
 func New(o Options) *API {
 	a := &API{
-		q: o.Query, store: o.Store, live: o.Live, fan: o.Fanout, node: o.Node,
+		q: o.Query, store: o.Store, live: o.Live, fan: o.Fanout, node: o.Node, quotas: o.Quotas,
 		channel: o.Channel, now: o.Now, log: o.Logger,
 		keepAlive: 15 * time.Second, backlog: 60 * time.Second, bufSize: 16, writeTimeout: 30 * time.Second,
 		stopped: make(chan struct{}),
@@ -131,11 +136,12 @@ func (a *API) Mount(mux *http.ServeMux, authenticate func(*http.Request) error) 
 	mux.HandleFunc("GET /v1/analytics/top", guard(a.top))
 	mux.HandleFunc("GET /v1/analytics/totals", guard(a.totals))
 	mux.HandleFunc("GET /v1/analytics/requests", guard(a.requests))
+	mux.HandleFunc("GET /v1/analytics/quota", guard(a.quota))
 	mux.HandleFunc("GET /v1/analytics/live", guard(func(w http.ResponseWriter, r *http.Request, _ string) { a.stream(w, r) }))
 }
 
 // usageQueries are the queries AppUsage answers.
-var usageQueries = []string{"series", "top", "totals"}
+var usageQueries = []string{"series", "top", "totals", "quota"}
 
 // AppUsage answers the series, top and totals queries restricted to one app, for the
 // developer portal: the app filter is forced to app (an app parameter naming another app
@@ -170,6 +176,8 @@ func (a *API) AppUsage(w http.ResponseWriter, r *http.Request, app string) {
 		a.top(w, r, app)
 	case "totals":
 		a.totals(w, r, app)
+	case "quota":
+		a.quota(w, r, app)
 	default:
 		a.fail(w, r, &gatehouse.Error{Code: gatehouse.EInvalid, Message: "invalid usage query",
 			Fields: []gatehouse.FieldError{{Field: "query", Message: "must be one of " + strings.Join(usageQueries, ", ")}}})
@@ -249,4 +257,40 @@ func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// QuotaAnswer is GET /v1/analytics/quota: each app's use of its quotas in the current
+// period, as the quota policies last counted it, most used first.
+type QuotaAnswer struct {
+	Items []quota.Usage `json:"items"`
+}
+
+// quota answers the quota use of one app (the app parameter, or the portal's app) or all.
+func (a *API) quota(w http.ResponseWriter, r *http.Request, forced string) {
+	if a.quotas == nil {
+		a.notFound(w, r, "quota usage is not available on this node")
+		return
+	}
+	q := r.URL.Query()
+	for k := range q {
+		if k != "app" {
+			a.fail(w, r, &gatehouse.Error{Code: gatehouse.EInvalid, Message: "invalid quota query",
+				Fields: []gatehouse.FieldError{{Field: k, Message: "unknown parameter"}}})
+			return
+		}
+	}
+	app := q.Get("app")
+	if forced != "" {
+		if app != "" && app != forced {
+			a.fail(w, r, &gatehouse.Error{Code: gatehouse.EInvalid, Message: "invalid quota query",
+				Fields: []gatehouse.FieldError{{Field: "app", Message: "must be your own app"}}})
+			return
+		}
+		app = forced
+	}
+	items := a.quotas(app)
+	if items == nil {
+		items = []quota.Usage{}
+	}
+	a.writeJSON(w, r, QuotaAnswer{Items: items})
 }

@@ -100,6 +100,7 @@ func location(tz string) (*time.Location, error) {
 type handler struct {
 	next   policy.Handler
 	quotas policy.Quotas
+	usage  policy.QuotaUsage // nil: nobody listens
 	now    func() time.Time
 	limit  int64
 	period gatehouse.QuotaPeriod
@@ -155,6 +156,7 @@ func New(env *policy.Env, next policy.Handler, cfg *Config, name string) (policy
 	return &handler{
 		next:       next,
 		quotas:     env.Quotas,
+		usage:      env.QuotaUsage,
 		now:        env.Clock(),
 		limit:      cfg.Limit,
 		period:     cfg.Period,
@@ -221,6 +223,9 @@ func (h *handler) Serve(c *policy.Context) error {
 		return h.unavailable
 	}
 
+	if h.usage != nil && c.Identity.App != "" {
+		h.usage.Report(h.prefix[:len(h.prefix)-1], c.API, c.Identity.App, c.Identity.Plan, string(h.period), used, h.limit, p.end)
+	}
 	reset := h.seconds(ceilSeconds(p.end.Sub(now)))
 	if !ok {
 		hdr["Retry-After"] = c.OneValue(reset)

@@ -623,3 +623,33 @@ func FuzzHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestUsageReported: every counted request of an app is reported with its scope, plan,
+// use and limit, for the analytics API and quota alerts.
+func TestUsageReported(t *testing.T) {
+	t.Parallel()
+	clk := newClock(at("2026-06-10T12:00:00Z"))
+	q := newNode(t, clk)
+	tr := quota.NewTracker()
+	gold := &gatehouse.Plan{Name: "gold", APIs: []string{"orders"}, Quota: &gatehouse.Quota{Limit: 3, Period: gatehouse.PeriodDay}}
+	orders := serveEnv(t, &policy.Env{Quotas: q, Now: clk.now, QuotaUsage: tr,
+		API: &gatehouse.API{Name: "orders", Path: "/", State: gatehouse.StatePublished}}, []*gatehouse.Plan{gold}, cfg(10, "day"))
+	for range 2 {
+		get(t, orders, "X-Test-App: a", "X-Test-Plan: gold")
+	}
+	get(t, orders) // anonymous: counted, not reported
+	got := tr.Snapshot("", clk.now())
+	want := map[string][2]int64{"plan:gold": {2, 3}, "orders:quota": {2, 10}}
+	if len(got) != 2 {
+		t.Fatalf("reported %+v", got)
+	}
+	for _, u := range got {
+		w, ok := want[u.Scope]
+		if !ok || u.App != "a" || u.API != "orders" || u.Used != w[0] || u.Limit != w[1] || u.Period != "day" {
+			t.Errorf("usage %+v", u)
+		}
+		if u.Scope == "plan:gold" && u.Plan != "gold" {
+			t.Errorf("plan usage without its plan: %+v", u)
+		}
+	}
+}

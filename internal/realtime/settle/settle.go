@@ -15,7 +15,7 @@ import (
 // is returned.
 const (
 	DefaultMinBurst = 1000
-	DefaultQuiet    = time.Second
+	DefaultQuiet    = 500 * time.Millisecond
 )
 
 // Settler watches connection opens. The zero value is not usable; call New.
