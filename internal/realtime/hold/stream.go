@@ -79,8 +79,12 @@ func (h *Holder) serveStream(w http.ResponseWriter, r *http.Request, cfg *Config
 		return
 	}
 	resp := in.ClientResponse(up.Status, up.Header, up.Body)
-	s := &streamSession{h: h, cfg: cfg, origin: origin, mc: mc, cur: requestURL(r), meta: in.Meta, ka: in.KeepAlive}
+	s := &streamSession{h: h, cfg: cfg, mc: mc, meta: in.Meta, ka: in.KeepAlive}
 	if in.NextLink != nil {
+		// Only a stream with a next link goes back to its origin: others keep neither the
+		// origin (and the request it holds) nor the URI, which would cost every one of
+		// thousands of held streams a kilobyte.
+		s.origin, s.cur = origin, requestURL(r)
 		s.link = resolveLink(s.cur, in.NextLink)
 	}
 	hdr := w.Header().Clone()
