@@ -354,12 +354,13 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 
 // ignoredOriginHeaders are request headers left out of the comparison of what the origin
 // saw: Host (the peer's address), Accept-Encoding (zurl/libcurl adds "deflate, gzip, br,
-// zstd"), Content-Length (framing), and Gatehouse's X-Request-Id, Via and forwarding
-// headers (intended: an API gateway tells upstreams who called, RFC 7239 and the
-// X-Forwarded-* family; Pushpin sends none by default).
+// zstd"), Content-Length (framing), and Gatehouse's X-Request-Id, Via, forwarding and
+// trace headers (intended: an API gateway tells upstreams who called, RFC 7239 and the
+// X-Forwarded-* family, and continues the W3C trace; Pushpin sends none by default).
 var ignoredOriginHeaders = map[string]bool{
 	"Host": true, "Accept-Encoding": true, "Content-Length": true, "X-Request-Id": true, "Via": true,
 	"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
+	"Traceparent": true, "Tracestate": true,
 }
 
 // describe renders an origin request for the transcript; cids maps Connection-Ids to
