@@ -58,3 +58,11 @@ bench-redis:
 .PHONY: bench-realtime
 bench-realtime:
 	bench/realtime.sh $(BENCH_REALTIME_ARGS)
+
+# Analytics counts under load: 20,000 req/s for 60 s through one pinned node, twice (no
+# policies; key-auth + a plan's rate limit); the query API must count exactly what the
+# load generator got answered. 3 to 4 minutes; writes docs/benchmarks.md.
+# A smoke run: make bench-analytics BENCH_ANALYTICS_ARGS=--quick
+.PHONY: bench-analytics
+bench-analytics:
+	bench/analytics-load.sh $(BENCH_ANALYTICS_ARGS)

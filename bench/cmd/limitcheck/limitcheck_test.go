@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/bench/internal/cpuuse"
 )
 
 func TestExpected(t *testing.T) {
@@ -56,32 +54,6 @@ func TestErrorPct(t *testing.T) {
 		if got := errorPct(tt.allowed, tt.expected); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("errorPct(%d, %v) = %v, want %v", tt.allowed, tt.expected, got, tt.want)
 		}
-	}
-}
-
-func TestAchievedRate(t *testing.T) {
-	if got := achievedRate(100001, 20*time.Second); got != 5000 { // 100,000 intervals
-		t.Errorf("achievedRate = %v, want 5000", got)
-	}
-	if got := achievedRate(1, time.Second); got != 0 {
-		t.Errorf("one request: %v, want 0", got)
-	}
-}
-
-func TestQuantiles(t *testing.T) {
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	q := quantiles(ds)
-	if q.P50 != 50 || q.P99 != 99 || q.Max != 100 {
-		t.Errorf("quantiles = %+v, want p50 50, p99 99, max 100", q)
-	}
-	if ds[0] != 100*time.Millisecond {
-		t.Error("quantiles sorted its argument")
-	}
-	if q := quantiles(nil); q != (Quantiles{}) {
-		t.Errorf("quantiles(nil) = %+v", q)
 	}
 }
 
@@ -398,8 +370,8 @@ func TestReport(t *testing.T) {
 			{fakeWorker(start, 0, 20*time.Second, ok-ok/2, 50000-(ok-ok/2), nil, 0)},
 		})
 		redis := 0.13
-		s.CPU = &CPUUse{NCPU: 2, MachineCores: 1.9, ToolCores: 0.4, RedisCores: &redis, OthersCores: 0.2,
-			Procs: []ProcCPU{{"node1", 1, 0.4}, {"node2", 2, 0.4}, {"origin", 3, 0.37}}}
+		s.CPU = &cpuuse.Use{NCPU: 2, MachineCores: 1.9, ToolCores: 0.4, RedisCores: &redis, OthersCores: 0.2,
+			Procs: []cpuuse.Proc{{Label: "node1", PID: 1, Cores: 0.4}, {Label: "node2", PID: 2, Cores: 0.4}, {Label: "origin", PID: 3, Cores: 0.37}}}
 		return s
 	}
 	dir := t.TempDir()
@@ -461,89 +433,5 @@ func TestReplaceSection(t *testing.T) {
 	}
 	if _, err := replaceSection(markerEnd+markerStart, "x"); err == nil {
 		t.Error("markers reversed: no error")
-	}
-}
-
-func TestParseProcStat(t *testing.T) {
-	text := "cpu  100 5 50 1000 10 1 4 2 0 0\ncpu0 50 0 25 500 5 0 2 1 0 0\ncpu1 50 5 25 500 5 1 2 1 0 0\nintr 1 2\n"
-	busy, total, ncpu, err := parseProcStat(text)
-	if err != nil || busy != 100+5+50+1+4+2 || total != busy+1000+10 || ncpu != 2 {
-		t.Errorf("parseProcStat = %d, %d, %d, %v", busy, total, ncpu, err)
-	}
-	for _, bad := range []string{"", "cpu 1 2 3\n", "cpu 1 2 3 4 5 6 7 x\n"} {
-		if _, _, _, err := parseProcStat(bad); err == nil {
-			t.Errorf("parseProcStat(%q): no error", bad)
-		}
-	}
-	ticks, err := parsePidStat("42 (a b) c) S 1 2 3 4 5 6 7 8 9 10 170 30 0 0 20\n")
-	if err != nil || ticks != 200 {
-		t.Errorf("parsePidStat = %d, %v; want 200", ticks, err)
-	}
-}
-
-func TestCPUProbe(t *testing.T) {
-	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("no /proc")
-	}
-	p := &cpuProbe{labels: []string{"self"}, pids: []int{os.Getpid()}}
-	a, err := p.read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
-	}
-	b, err := p.read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := p.use(a, b, 0)
-	if u == nil || u.NCPU < 1 || u.MachineCores < 0 || len(u.Procs) != 1 || u.Procs[0].Cores < 0 || u.RedisCores != nil {
-		t.Errorf("use = %+v", u)
-	}
-}
-
-// TestRedisCPU talks to a fake Redis: AUTH with the URL's password, then INFO cpu.
-func TestRedisCPU(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		r := bufio.NewReader(c)
-		readCmd := func() []string {
-			var args []string
-			line, _ := r.ReadString('\n')
-			var n int
-			if _, err := fmt.Sscanf(line, "*%d", &n); err != nil {
-				return nil
-			}
-			for range n {
-				r.ReadString('\n')
-				a, _ := r.ReadString('\n')
-				args = append(args, strings.TrimRight(a, "\r\n"))
-			}
-			return args
-		}
-		if args := readCmd(); len(args) != 2 || args[0] != "AUTH" || args[1] != "pw" {
-			c.Write([]byte("-ERR want AUTH pw\r\n"))
-			return
-		}
-		c.Write([]byte("+OK\r\n"))
-		if args := readCmd(); len(args) != 2 || args[0] != "INFO" {
-			c.Write([]byte("-ERR want INFO\r\n"))
-			return
-		}
-		body := "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.500000\r\nused_cpu_sys_children:0.000000\r\n"
-		c.Write([]byte("$" + strconv.Itoa(len(body)) + "\r\n" + body + "\r\n"))
-	}()
-	got, err := redisCPU("redis://:pw@" + ln.Addr().String() + "/0")
-	if err != nil || got != 3.75 {
-		t.Errorf("redisCPU = %v, %v; want 3.75", got, err)
 	}
 }

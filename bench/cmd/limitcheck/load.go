@@ -6,15 +6,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/bench/internal/cpuuse"
+	"github.com/gatehouse-dev/gatehouse/bench/internal/loadgen"
 )
 
 // Config is one load run.
@@ -42,7 +43,7 @@ type Config struct {
 	Trace string
 	// CPU, when set, reads the CPU time of the machine, of these processes and of Redis
 	// around the measured run.
-	CPU *cpuProbe
+	CPU *cpuuse.Probe
 }
 
 // maxErrorSamples is how many distinct transport errors and unexpected responses a node
@@ -88,22 +89,7 @@ func (w *worker) sample(s string) {
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	clients := make([]*http.Client, len(cfg.URLs))
 	for i := range clients {
-		clients[i] = &http.Client{
-			Transport: &http.Transport{
-				Proxy:               nil, // loopback: never through an HTTP_PROXY from the environment
-				DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-				MaxIdleConns:        cfg.Connections,
-				MaxIdleConnsPerHost: cfg.Connections,
-				MaxConnsPerHost:     cfg.Connections,
-				IdleConnTimeout:     time.Minute,
-				DisableCompression:  true,
-				ForceAttemptHTTP2:   false,
-			},
-			Timeout: cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse // a redirect is an unexpected answer, counted as such
-			},
-		}
+		clients[i] = loadgen.NewClient(cfg.Connections, cfg.Timeout)
 		defer clients[i].CloseIdleConnections()
 	}
 	if cfg.Warmup > 0 {
@@ -125,32 +111,32 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 	}
 
-	var cpu0 cpuSample
+	var cpu0 cpuuse.Sample
 	if cfg.CPU != nil {
 		var err error
-		if cpu0, err = cfg.CPU.read(); err != nil {
+		if cpu0, err = cfg.CPU.Read(); err != nil {
 			return nil, fmt.Errorf("reading CPU use: %w", err)
 		}
 	}
-	var ru0 syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru0); err != nil {
-		return nil, fmt.Errorf("getrusage: %w", err)
+	self0, err := cpuuse.SelfCPU()
+	if err != nil {
+		return nil, err
 	}
 	t0 := time.Now()
 	results := load(ctx, cfg, clients, cfg.Duration)
 	wall := time.Since(t0)
-	var ru1 syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru1); err != nil {
-		return nil, fmt.Errorf("getrusage: %w", err)
+	self1, err := cpuuse.SelfCPU()
+	if err != nil {
+		return nil, err
 	}
-	cpu := time.Duration(ru1.Utime.Nano() - ru0.Utime.Nano() + ru1.Stime.Nano() - ru0.Stime.Nano())
-	var use *CPUUse
+	cpu := self1 - self0
+	var use *cpuuse.Use
 	if cfg.CPU != nil {
-		cpu1, err := cfg.CPU.read()
+		cpu1, err := cfg.CPU.Read()
 		if err != nil {
 			return nil, fmt.Errorf("reading CPU use (did a process exit?): %w", err)
 		}
-		use = cfg.CPU.use(cpu0, cpu1, cpu)
+		use = cfg.CPU.Between(cpu0, cpu1, cpu)
 	}
 
 	if cfg.Trace != "" {
@@ -173,7 +159,6 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 func load(ctx context.Context, cfg Config, clients []*http.Client, d time.Duration) [][]*worker {
 	n := len(clients)
 	total := int64(cfg.Rate * d.Seconds())
-	period := float64(time.Second) / cfg.Rate
 	jobs := make([]chan time.Duration, n) // per node: when each request is due, from start
 	results := make([][]*worker, n)
 	var wg sync.WaitGroup
@@ -190,28 +175,7 @@ func load(ctx context.Context, cfg Config, clients []*http.Client, d time.Durati
 		}
 	}
 
-	// The pacer: wake, hand out every request due by now, sleep until the next is due.
-	// Sleeps are coarse (the runtime's timers, about a millisecond); catching up by count
-	// keeps the rate exact, at the price of requests leaving in small groups.
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var i int64
-pace:
-	for i < total {
-		due := min(int64(float64(time.Since(start))/period)+1, total)
-		for ; i < due; i++ {
-			jobs[i%int64(n)] <- time.Duration(float64(i) * period)
-		}
-		if i >= total {
-			break
-		}
-		timer.Reset(time.Duration(float64(i)*period) - time.Since(start))
-		select {
-		case <-ctx.Done():
-			break pace
-		case <-timer.C:
-		}
-	}
+	loadgen.Pace(ctx, start, cfg.Rate, total, func(i int64, due time.Duration) { jobs[i%int64(n)] <- due })
 	for _, c := range jobs {
 		close(c)
 	}

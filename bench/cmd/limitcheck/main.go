@@ -31,23 +31,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/bench/internal/benchcli"
+	"github.com/gatehouse-dev/gatehouse/bench/internal/cpuuse"
+	"github.com/gatehouse-dev/gatehouse/bench/internal/loadgen"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "limitcheck:", err)
-		}
-		os.Exit(1)
-	}
-}
+func main() { benchcli.Main("limitcheck", realMain) }
 
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "report" {
@@ -66,36 +58,19 @@ Flags:
 		fs.PrintDefaults()
 	}
 	cfg := Config{Header: http.Header{}}
-	var probe cpuProbe
+	var probe cpuuse.Probe
 	fs.Float64Var(&cfg.Rate, "rate", 5000, "total requests per second, split evenly across the nodes")
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to send")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "send this long first, uncounted, then wait for the bucket to refill (0: no warm-up)")
 	fs.IntVar(&cfg.Connections, "connections", 32, "keep-alive connections (and senders) per node")
-	fs.Func("header", `a request header "Name: value" (repeatable)`, func(s string) error {
-		name, value, ok := strings.Cut(s, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return fmt.Errorf(`want "Name: value", got %q`, s)
-		}
-		cfg.Header.Add(name, strings.TrimSpace(value))
-		return nil
-	})
+	fs.Func("header", `a request header "Name: value" (repeatable)`, loadgen.HeaderFlag(cfg.Header))
 	fs.Int64Var(&cfg.Limit, "limit", 2000, "the rate-limit policy's limit (for the expected count)")
 	fs.DurationVar(&cfg.Window, "window", time.Second, "the policy's window")
 	fs.Int64Var(&cfg.Burst, "burst", 0, "the policy's burst; 0 means the limit, as the policy's default")
 	fs.Float64Var(&cfg.MaxError, "max-error", 2, "PASS when |allowed - expected| is within this percentage of expected")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout (a timeout is a transport error)")
-	fs.Func("pid", "label=PID: report this process's CPU use over the run (repeatable; Linux)", func(v string) error {
-		label, p, ok := strings.Cut(v, "=")
-		pid, err := strconv.Atoi(p)
-		if !ok || label == "" || err != nil || pid <= 0 {
-			return fmt.Errorf("want label=PID, got %q", v)
-		}
-		probe.labels = append(probe.labels, label)
-		probe.pids = append(probe.pids, pid)
-		return nil
-	})
-	fs.StringVar(&probe.redisURL, "redis", "", "report this Redis's CPU use over the run (INFO cpu), redis://host:port")
+	fs.Func("pid", "label=PID: report this process's CPU use over the run (repeatable; Linux)", probe.AddPID)
+	fs.StringVar(&probe.RedisURL, "redis", "", "report this Redis's CPU use over the run (INFO cpu), redis://host:port")
 	cpu := fs.Bool("cpu", false, "report where the machine's CPU went over the run (/proc/stat; implied by -pid and -redis)")
 	out := fs.String("out", "", "also write the JSON summary to this file")
 	fs.StringVar(&cfg.Trace, "trace", "", "write every request (node, due, sent, latency, status) to this CSV file")
@@ -108,7 +83,7 @@ Flags:
 		if fs.NArg() > 0 {
 			return errors.New("-origin takes no URLs")
 		}
-		return serveOrigin(ctx, *origin, *addrFile, stderr)
+		return loadgen.ServeHello(ctx, "limitcheck", *origin, *addrFile, stderr)
 	}
 	cfg.URLs = fs.Args()
 	if err := cfg.Check(); err != nil {
@@ -116,7 +91,7 @@ Flags:
 		return err
 	}
 	cfg.Settle = cfg.RefillTime() + 500*time.Millisecond
-	if *cpu || len(probe.pids) > 0 || probe.redisURL != "" {
+	if *cpu || len(probe.PIDs) > 0 || probe.RedisURL != "" {
 		cfg.CPU = &probe
 	}
 	fmt.Fprintf(stderr, "limitcheck: %.0f req/s across %d node(s), %d connections each: %s warm-up, %s pause, %s measured\n",

@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/bench/internal/benchcli"
 	"github.com/gatehouse-dev/gatehouse/bench/internal/docsection"
 )
 
@@ -22,35 +19,11 @@ const (
 // report prints the markdown of the runs' summaries and, with -docs, writes it between the
 // markers. An invalid run makes it exit 1 and leave the document alone.
 func report(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	meta := fs.String("meta", "", "key=value lines about the run: date, machine, versions, command (see bench/redis-limit.sh)")
-	docs := fs.String("docs", "", "write the section between the markers of this file")
-	if err := fs.Parse(args); err != nil {
+	rep, err := benchcli.ParseReport[Summary](args, stderr, "date, machine, versions, command (see bench/redis-limit.sh)")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return errors.New("report: no result files")
-	}
-	var runs []*Summary
-	for _, path := range fs.Args() {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		var s Summary
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		runs = append(runs, &s)
-	}
-	m := map[string]string{}
-	if *meta != "" {
-		var err error
-		if m, err = docsection.ReadMeta(*meta); err != nil {
-			return err
-		}
-	}
+	runs, m := rep.Runs, rep.Meta
 	var md bytes.Buffer
 	writeMarkdown(&md, runs, m)
 	if _, err := stdout.Write(md.Bytes()); err != nil {
@@ -65,11 +38,11 @@ func report(args []string, stdout, stderr io.Writer) error {
 	if len(invalid) > 0 {
 		return fmt.Errorf("\n\n!!! ERRORS DURING THE RUN: these numbers are not valid results !!!\n%s", strings.Join(invalid, "\n"))
 	}
-	if *docs != "" {
-		if err := updateDoc(*docs, md.String()); err != nil {
+	if rep.Docs != "" {
+		if err := updateDoc(rep.Docs, md.String()); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nwrote the results into %s\n", *docs)
+		fmt.Fprintf(stdout, "\nwrote the results into %s\n", rep.Docs)
 	}
 	return nil
 }

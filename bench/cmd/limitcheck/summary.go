@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/bench/internal/cpuuse"
+	"github.com/gatehouse-dev/gatehouse/bench/internal/loadgen"
 )
 
 // Summary is a run's result, printed as JSON.
@@ -49,14 +51,14 @@ type Summary struct {
 
 	// SendLagMs: how late requests left against their schedule; LatencyMs: how long the
 	// answers took. Both over every request sent.
-	SendLagMs Quantiles `json:"send_lag_ms"`
-	LatencyMs Quantiles `json:"latency_ms"`
+	SendLagMs loadgen.Quantiles `json:"send_lag_ms"`
+	LatencyMs loadgen.Quantiles `json:"latency_ms"`
 	// The load tool's own CPU time over the run, and its average in cores: near the
 	// machine's core count, the tool rather than the nodes may have set the pace.
 	ClientCPUSeconds float64 `json:"client_cpu_s"`
 	ClientCPUCores   float64 `json:"client_cpu_cores"`
 	// CPU is where the machine's CPU went over the run (with -pid and -redis).
-	CPU *CPUUse `json:"cpu,omitempty"`
+	CPU *cpuuse.Use `json:"cpu,omitempty"`
 
 	Nodes []NodeSummary `json:"nodes"`
 }
@@ -100,26 +102,6 @@ type NodeSummary struct {
 	AchievedRPS float64 `json:"achieved_rps"`
 }
 
-// Quantiles of a set of durations, in milliseconds.
-type Quantiles struct {
-	P50 float64 `json:"p50"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-func quantiles(ds []time.Duration) Quantiles {
-	if len(ds) == 0 {
-		return Quantiles{}
-	}
-	ds = slices.Clone(ds)
-	slices.Sort(ds)
-	at := func(q float64) float64 {
-		i := int(q * float64(len(ds)-1))
-		return float64(ds[i]) / float64(time.Millisecond)
-	}
-	return Quantiles{P50: at(0.50), P99: at(0.99), Max: at(1)}
-}
-
 // expected is how many requests GCRA lets through over d when they arrive faster than the
 // limit and the bucket starts full: the burst at once, then limit per window.
 func expected(limit, burst int64, window, d time.Duration) float64 {
@@ -135,14 +117,6 @@ func errorPct(allowed int64, expected float64) float64 {
 		return 0
 	}
 	return 100 * (float64(allowed) - expected) / expected
-}
-
-// achievedRate is the rate of n requests sent over d, first to last: n−1 intervals.
-func achievedRate(n int64, d time.Duration) float64 {
-	if n < 2 || d <= 0 {
-		return 0
-	}
-	return float64(n-1) / d.Seconds()
 }
 
 // summarize merges the workers' counts, per node (results[i] are node i's workers) and in
@@ -199,7 +173,7 @@ func summarize(cfg Config, start time.Time, results [][]*worker) *Summary {
 		if !nfirst.IsZero() {
 			d := nlast.Sub(nfirst)
 			ns.DurationS = d.Seconds()
-			ns.AchievedRPS = achievedRate(ns.Sent, d)
+			ns.AchievedRPS = loadgen.AchievedRate(ns.Sent, d)
 			if first.IsZero() || nfirst.Before(first) {
 				first = nfirst
 			}
@@ -212,11 +186,11 @@ func summarize(cfg Config, start time.Time, results [][]*worker) *Summary {
 	}
 	d := last.Sub(first)
 	s.DurationS = d.Seconds()
-	s.AchievedRPS = achievedRate(s.Sent, d)
+	s.AchievedRPS = loadgen.AchievedRate(s.Sent, d)
 	s.Expected = expected(cfg.Limit, burst, cfg.Window, d)
 	s.ErrorPct = errorPct(s.OK, s.Expected)
-	s.SendLagMs = quantiles(lags)
-	s.LatencyMs = quantiles(lats)
+	s.SendLagMs = loadgen.QuantilesOf(lags)
+	s.LatencyMs = loadgen.QuantilesOf(lats)
 	s.check()
 	return s
 }
@@ -235,7 +209,7 @@ func (s *Summary) check() {
 		s.Invalid = append(s.Invalid, fmt.Sprintf("%d transport error(s), such as %q", s.Errors, firstOr(s.ErrorSamples)))
 	}
 	if s.Other > 0 {
-		s.Invalid = append(s.Invalid, fmt.Sprintf("%d response(s) neither 200 nor 429: %s", s.Other, statusList(s.OtherStatuses)))
+		s.Invalid = append(s.Invalid, fmt.Sprintf("%d response(s) neither 200 nor 429: %s", s.Other, loadgen.StatusList(s.OtherStatuses)))
 	}
 	if s.Sent < 2 || s.DurationS <= 0 {
 		s.Invalid = append(s.Invalid, fmt.Sprintf("only %d request(s) sent", s.Sent))
@@ -289,14 +263,6 @@ func firstOr(xs []string) string {
 		return ""
 	}
 	return xs[0]
-}
-
-func statusList(m map[string]int64) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // Verdict is PASS, FAIL or INVALID.

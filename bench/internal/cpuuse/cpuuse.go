@@ -1,4 +1,7 @@
-package main
+// Package cpuuse says where a machine's CPU went during a bench run: the processes named
+// (the nodes, the origin), Redis (its own INFO), the load tool, and the rest of the
+// machine. On a shared machine "others" says how disturbed a run was. Linux only: /proc.
+package cpuuse
 
 import (
 	"bufio"
@@ -10,43 +13,53 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
-
-// Where the machine's CPU went during the measured run: the processes named with -pid (the
-// nodes, the origin), Redis (its own INFO), the load tool, and the rest of the machine. On
-// a shared machine "others" says how disturbed a run was. Linux only: /proc.
 
 // userHZ is the unit of /proc's CPU times: USER_HZ, 100 on every Linux ABI in use.
 const userHZ = 100
 
-// CPUUse is the average number of cores each party kept busy over the measured run.
-type CPUUse struct {
-	NCPU         int       `json:"ncpu"`
-	MachineCores float64   `json:"machine_cores"` // all of it, from /proc/stat
-	Procs        []ProcCPU `json:"procs,omitempty"`
-	RedisCores   *float64  `json:"redis_cores,omitempty"` // nil: not asked or not known
-	ToolCores    float64   `json:"load_tool_cores"`
+// Use is the average number of cores each party kept busy over the measured run.
+type Use struct {
+	NCPU         int      `json:"ncpu"`
+	MachineCores float64  `json:"machine_cores"` // all of it, from /proc/stat
+	Procs        []Proc   `json:"procs,omitempty"`
+	RedisCores   *float64 `json:"redis_cores,omitempty"` // nil: not asked or not known
+	ToolCores    float64  `json:"load_tool_cores"`
 	// OthersCores is the machine's busy time that none of the above explains: other
 	// processes, the kernel's own threads, the hypervisor's share.
 	OthersCores float64 `json:"others_cores"`
 }
 
-// ProcCPU is one process's share.
-type ProcCPU struct {
+// Proc is one process's share.
+type Proc struct {
 	Label string  `json:"label"`
 	PID   int     `json:"pid"`
 	Cores float64 `json:"cores"`
 }
 
-// cpuProbe reads the counters before and after the run.
-type cpuProbe struct {
-	labels   []string
-	pids     []int
-	redisURL string
+// Probe reads the counters before and after the run (Read), and compares them (Between).
+type Probe struct {
+	Labels   []string // one per PID, for the report
+	PIDs     []int
+	RedisURL string // redis://[:password@]host:port: also read its CPU (INFO cpu); "": none
 }
 
-type cpuSample struct {
+// AddPID adds a process given as label=PID (a flag's value).
+func (p *Probe) AddPID(v string) error {
+	label, s, ok := strings.Cut(v, "=")
+	pid, err := strconv.Atoi(s)
+	if !ok || label == "" || err != nil || pid <= 0 {
+		return fmt.Errorf("want label=PID, got %q", v)
+	}
+	p.Labels = append(p.Labels, label)
+	p.PIDs = append(p.PIDs, pid)
+	return nil
+}
+
+// Sample is the counters at one time, from Read.
+type Sample struct {
 	at          time.Time
 	busy, total int64   // /proc/stat "cpu" line, ticks
 	procs       []int64 // utime+stime per pid, ticks
@@ -54,46 +67,49 @@ type cpuSample struct {
 	ncpu        int
 }
 
-func (p *cpuProbe) read() (cpuSample, error) {
-	s := cpuSample{at: time.Now(), redis: -1}
+// Read takes a sample; it fails when a process is gone. Redis's CPU is left unknown when
+// Redis does not answer.
+func (p *Probe) Read() (Sample, error) {
+	s := Sample{at: time.Now(), redis: -1}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return s, err
 	}
-	if s.busy, s.total, s.ncpu, err = parseProcStat(string(b)); err != nil {
+	if s.busy, s.total, s.ncpu, err = ParseProcStat(string(b)); err != nil {
 		return s, err
 	}
-	for _, pid := range p.pids {
+	for _, pid := range p.PIDs {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			return s, fmt.Errorf("process %d: %w", pid, err)
 		}
-		t, err := parsePidStat(string(b))
+		t, err := ParsePidStat(string(b))
 		if err != nil {
 			return s, fmt.Errorf("process %d: %w", pid, err)
 		}
 		s.procs = append(s.procs, t)
 	}
-	if p.redisURL != "" {
-		if sec, err := redisCPU(p.redisURL); err == nil {
+	if p.RedisURL != "" {
+		if sec, err := RedisCPU(p.RedisURL); err == nil {
 			s.redis = sec
 		}
 	}
 	return s, nil
 }
 
-// use is the cores each party used between a and b; tool is the load tool's own CPU.
-func (p *cpuProbe) use(a, b cpuSample, tool time.Duration) *CPUUse {
+// Between is the cores each party used between a and b; tool is the load tool's own CPU
+// over the same time (SelfCPU).
+func (p *Probe) Between(a, b Sample, tool time.Duration) *Use {
 	wall := b.at.Sub(a.at).Seconds()
 	if wall <= 0 {
 		return nil
 	}
 	cores := func(ticks int64) float64 { return float64(ticks) / userHZ / wall }
-	u := &CPUUse{NCPU: b.ncpu, MachineCores: cores(b.busy - a.busy), ToolCores: tool.Seconds() / wall}
+	u := &Use{NCPU: b.ncpu, MachineCores: cores(b.busy - a.busy), ToolCores: tool.Seconds() / wall}
 	explained := u.ToolCores
-	for i, pid := range p.pids {
+	for i, pid := range p.PIDs {
 		c := cores(b.procs[i] - a.procs[i])
-		u.Procs = append(u.Procs, ProcCPU{Label: p.labels[i], PID: pid, Cores: c})
+		u.Procs = append(u.Procs, Proc{Label: p.Labels[i], PID: pid, Cores: c})
 		explained += c
 	}
 	if a.redis >= 0 && b.redis >= 0 {
@@ -105,9 +121,9 @@ func (p *cpuProbe) use(a, b cpuSample, tool time.Duration) *CPUUse {
 	return u
 }
 
-// parseProcStat returns the busy and total ticks of the "cpu" line of /proc/stat (busy:
+// ParseProcStat returns the busy and total ticks of the "cpu" line of /proc/stat (busy:
 // all but idle and iowait) and the number of "cpuN" lines.
-func parseProcStat(text string) (busy, total int64, ncpu int, err error) {
+func ParseProcStat(text string) (busy, total int64, ncpu int, err error) {
 	found := false
 	for line := range strings.Lines(text) {
 		f := strings.Fields(line)
@@ -139,8 +155,8 @@ func parseProcStat(text string) (busy, total int64, ncpu int, err error) {
 	return busy, total, ncpu, nil
 }
 
-// parsePidStat returns utime+stime (fields 14 and 15 of proc(5)) in ticks.
-func parsePidStat(text string) (int64, error) {
+// ParsePidStat returns utime+stime (fields 14 and 15 of proc(5)) in ticks.
+func ParsePidStat(text string) (int64, error) {
 	i := strings.LastIndexByte(text, ')') // the command name may hold spaces and parentheses
 	if i < 0 {
 		return 0, errors.New("stat: no command name")
@@ -160,9 +176,9 @@ func parsePidStat(text string) (int64, error) {
 	return t, nil
 }
 
-// redisCPU asks the Redis at rawURL (redis://[:password@]host:port[/db]) for its own CPU
+// RedisCPU asks the Redis at rawURL (redis://[:password@]host:port[/db]) for its own CPU
 // time (INFO cpu: used_cpu_user + used_cpu_sys, all its threads), in seconds.
-func redisCPU(rawURL string) (float64, error) {
+func RedisCPU(rawURL string) (float64, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "redis" {
 		return 0, errors.New("want a redis:// URL")
@@ -242,4 +258,13 @@ func redisDo(c net.Conn, r *bufio.Reader, args ...string) (string, error) {
 		return string(buf[:n]), nil
 	}
 	return "", fmt.Errorf("redis: unexpected reply %q", line)
+}
+
+// SelfCPU is the CPU time this process has used so far, user and system.
+func SelfCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
