@@ -39,9 +39,10 @@ func report(args []string, stdout, stderr io.Writer) error {
 func writeReport(w io.Writer, m map[string]string, runs []*Result) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	r0 := runs[0]
-	p("Measured %s. One Gatehouse node (SQLite, analytics on with its defaults) and the origin on %s, `loadcount` on %s; "+
+	p("Measured %s. One Gatehouse node (SQLite, analytics on with its defaults) on %s, the origin on %s, `loadcount` on %s; "+
 		"%.0f req/s offered open-loop for %.0f s over %d keep-alive connections, to one API per scenario.\n\n",
-		docsection.Or(m["date"], r0.Started), docsection.Or(m["server_cpu"], "one core"), docsection.Or(m["client_cpu"], "another"),
+		docsection.Or(m["date"], r0.Started), docsection.Or(m["server_cpu"], "one core"), docsection.Or(m["origin_cpu"], docsection.Or(m["server_cpu"], "one core")),
+		docsection.Or(m["client_cpu"], "another"),
 		r0.TargetRPS, r0.RequestedDurationS, r0.Connections)
 	p("| scenario | sent | achieved req/s | answered (by status) | transport errors | analytics count | equal | equal after | " +
 		"analytics errors / 5xx | events dropped | latency p50 / p99 / max | cores: gateway / origin / loadcount / others | result |\n")
