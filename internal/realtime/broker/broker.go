@@ -92,11 +92,11 @@ type SubscribeOptions struct {
 
 // Stats are a broker's counters on this node.
 type Stats struct {
-	Subscribers int64  // live subscriptions
-	Channels    int64  // channels with at least one live subscription
-	Published   uint64 // messages accepted by Publish
-	Delivered   uint64 // messages queued to a subscriber (one per subscriber)
-	Dropped     uint64 // subscriptions dropped for being too slow
+	Subscribers int64  `json:"subscribers"` // live subscriptions
+	Channels    int64  `json:"channels"`    // channels with at least one live subscription
+	Published   uint64 `json:"published"`   // messages accepted by Publish
+	Delivered   uint64 `json:"delivered"`   // messages queued to a subscriber (one per subscriber)
+	Dropped     uint64 `json:"dropped"`     // subscriptions dropped for being too slow
 }
 
 // Broker carries messages from publishers to the subscribers of a channel.

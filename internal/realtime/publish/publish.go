@@ -71,7 +71,8 @@ type WSMessage struct {
 }
 
 // Error is a rejected publish request: the API answers Status with Body() as
-// text/plain (or the JSON form) and Connection: close [T:J].
+// text/plain (or the JSON form) [T:J]. Pushpin also closes the connection; Gatehouse
+// keeps it for the next publish.
 type Error struct {
 	Status  int
 	Message string
