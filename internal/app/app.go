@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,6 +49,9 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	getenv := env.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
+	}
+	if getenv("GOGC") == "" && cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
 	}
 	stdout := env.Stdout
 	if stdout == nil {

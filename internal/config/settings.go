@@ -87,6 +87,8 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.WriteTimeout }, check: func(c *Config) string { return nonNegative(c.WriteTimeout) }},
 		{key: "admin_max_body", usage: "largest admin API request body",
 			ptr: func(c *Config) any { return &c.AdminMaxBody }, check: func(c *Config) string { return sizeRange(c.AdminMaxBody, 1<<10, 1<<30) }},
+		{key: "gc_percent", usage: "Go garbage collector target (GOGC) unless the GOGC environment variable is set",
+			ptr: func(c *Config) any { return &c.GCPercent }, check: func(c *Config) string { return sizeRange(int64(c.GCPercent), 25, 10000) }},
 		{key: "demo.enabled", flag: "demo", usage: "seed a demo upstream, APIs, plans, a developer and a key",
 			ptr: func(c *Config) any { return &c.Demo.Enabled }},
 		{key: "demo.upstream_addr", flag: "demo-upstream-addr", usage: "address of the built-in demo upstream",
