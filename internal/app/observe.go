@@ -89,9 +89,11 @@ func newObserve(cfg config.Config, st gatehouse.Store, rt *realtime.Node, gatewa
 		RequestSampleRate: float64(ac.RequestLogPercent) / 100, Logger: alog})
 	o.live = analytics.NewLive(analytics.LiveOptions{Logger: alog})
 	o.query = analytics.NewQuery(analytics.QueryOptions{Store: o.store, Aggregator: o.agg})
-	o.comp = analytics.NewCompactor(analytics.CompactorOptions{Store: o.store, Aggregator: o.agg, Node: o.node,
-		MinuteRetention: retention(ac.MinuteRetention), HourRetention: retention(ac.HourRetention),
-		DayRetention: retention(ac.DayRetention), RequestRetention: retention(ac.RequestRetention), Logger: alog})
+	if ac.Compactor {
+		o.comp = analytics.NewCompactor(analytics.CompactorOptions{Store: o.store, Aggregator: o.agg, Node: o.node,
+			MinuteRetention: retention(ac.MinuteRetention), HourRetention: retention(ac.HourRetention),
+			DayRetention: retention(ac.DayRetention), RequestRetention: retention(ac.RequestRetention), Logger: alog})
+	}
 	sinks := []analytics.Sink{o.agg, o.live, telemetry.NewMetricsSink(o.reg)}
 	switch ac.AccessLog {
 	case "":
@@ -165,7 +167,9 @@ func (o *observe) start(ctx context.Context) (done <-chan struct{}) {
 	o.rec.Start(ctx)
 	o.agg.Start(ctx)
 	o.live.Start(ctx)
-	o.comp.Start(ctx)
+	if o.comp != nil {
+		o.comp.Start(ctx)
+	}
 	o.api.Start(ctx)
 	if o.alerts != nil {
 		return o.alerts.Start(ctx)

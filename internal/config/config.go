@@ -116,6 +116,9 @@ type Analytics struct {
 	AccessLog string `yaml:"access_log"`
 	// Alerts evaluates alert rules on this node.
 	Alerts bool `yaml:"alerts"`
+	// Compactor merges and prunes rollups on this node. With several nodes on one
+	// PostgreSQL, exactly one should.
+	Compactor bool `yaml:"compactor"`
 }
 
 // Tracing configures span export.
@@ -252,7 +255,7 @@ func defaults() Config {
 		Realtime:          Realtime{SigKey: "changeme", SigIssuer: "gatehouse", Broker: "memory", NATSPrefix: "gatehouse.rt"},
 		Analytics: Analytics{Enabled: true, QueueSize: 65536, FlushInterval: gatehouse.Duration(5 * time.Second),
 			MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
-			DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true},
+			DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true, Compactor: true},
 		Tracing: Tracing{SamplePercent: 100},
 	}
 }

@@ -145,6 +145,8 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.Analytics.AccessLog }},
 		{key: "analytics.alerts", usage: "evaluate alert rules on this node",
 			ptr: func(c *Config) any { return &c.Analytics.Alerts }},
+		{key: "analytics.compactor", usage: "merge and prune rollups on this node (one node per shared store)",
+			ptr: func(c *Config) any { return &c.Analytics.Compactor }},
 		{key: "tracing.otlp_endpoint", usage: "OTLP/HTTP traces URL to export spans to (empty: none)",
 			ptr: func(c *Config) any { return &c.Tracing.OTLPEndpoint }, check: func(c *Config) string { return checkHTTPURL(c.Tracing.OTLPEndpoint) }},
 		{key: "tracing.sample_percent", usage: "percentage of traces exported",
