@@ -369,6 +369,10 @@ func printBanner(w io.Writer, servers []*server, bootstrap string, seeded *demo.
 		fmt.Fprintf(w, "  demo key (shown once): %s\n", seeded.Key)
 		fmt.Fprintln(w, "Try:")
 		fmt.Fprintf(w, "  curl -i -H 'X-Api-Key: %s' %s%s/hello\n", seeded.Key, proxy, seeded.API.Path)
+		if seeded.API.Realtime != nil && seeded.API.Realtime.Enabled {
+			fmt.Fprintf(w, "  curl -N -H 'X-Api-Key: %s' %s%s/stream   # held open; then, elsewhere:\n", seeded.Key, proxy, seeded.API.Path)
+			fmt.Fprintf(w, "  gatehouse publish demo \"hello\"                   # with GATEHOUSE_TOKEN set\n")
+		}
 		fmt.Fprintf(w, "  open %s/ for the developer portal\n", baseURL(servers[2].l))
 	}
 }

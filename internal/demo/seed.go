@@ -44,13 +44,16 @@ func Seed(ctx context.Context, st gatehouse.Store, upstreamURL string) (*Seeded,
 		api, err = st.CreateAPI(ctx, &gatehouse.API{
 			Name:        APIName,
 			Version:     "1.0",
-			Description: "The demo upstream: echoes requests, /delay/{ms}, /status/{code}, /bytes/{n}, /stream.",
+			Description: "The demo upstream: echoes requests, /delay/{ms}, /status/{code}, /bytes/{n}, and /stream, held open for what is published to channel demo.",
 			State:       gatehouse.StatePublished,
 			Path:        "/demo",
 			StripPath:   true,
 			Upstream:    gatehouse.Upstream{Targets: []gatehouse.Target{{URL: upstreamURL}}},
 			Policies:    []gatehouse.PolicySpec{{Type: "key-auth"}},
 			Tags:        []string{"demo"},
+			// /stream answers with GRIP instructions: clients stay connected and get what
+			// is published to channel "demo" (gatehouse publish demo "hello").
+			Realtime: &gatehouse.Realtime{Enabled: true, SigKey: "gatehouse-demo-grip-key"},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("seeding api: %w", err)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,9 @@ const testToken = "gha_e2etoken_0123456789abcdefghijklmnopqrstuv"
 
 // demoCurl finds the demo key and URL in the banner's curl line.
 var demoCurl = regexp.MustCompile(`curl -i -H 'X-Api-Key: (gh_[a-z0-9]+_[a-z0-9]+)' (http://\S+)`)
+
+// demoStream finds the banner's realtime curl line.
+var demoStream = regexp.MustCompile(`curl -N -H 'X-Api-Key: (gh_[a-z0-9]+_[a-z0-9]+)' (http://\S+)`)
 
 // getWithKey GETs url with an X-Api-Key and returns the status.
 func getWithKey(url, key string) (int, error) {
@@ -61,6 +65,29 @@ func TestDemo(t *testing.T) {
 	if id := resp.Header.Get("X-Request-Id"); id == "" {
 		t.Error("no X-Request-Id on a proxied response")
 	}
+
+	// The realtime lines: a held stream, and `gatehouse publish demo` feeding it.
+	stream := demoStream.FindStringSubmatch(n.stdout.String())
+	if stream == nil || !strings.Contains(n.stdout.String(), `gatehouse publish demo "hello"`) {
+		t.Fatalf("no realtime lines in the banner:\n%s", n.stdout)
+	}
+	sreq, _ := http.NewRequest("GET", stream[2], nil)
+	sreq.Header.Set("X-Api-Key", stream[1])
+	sresp, err := http.DefaultClient.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	br := bufio.NewReader(sresp.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "stream open\n" {
+		t.Fatalf("demo stream: %q %v", line, err)
+	}
+	n.waitSubscribers("demo", 1)
+	n.mustCLI("", "publish", "demo", "hello")
+	if line, err := br.ReadString('\n'); err != nil || line != "hello\n" {
+		t.Fatalf("demo stream after publishing: %q %v", line, err)
+	}
+	sresp.Body.Close()
 
 	code, body, err := get(n.portal() + "/")
 	if err != nil || code != 200 || !strings.Contains(body, "demo") {
