@@ -76,3 +76,14 @@ addr_of() { # NAME FILE: the host:port of one listener in the --addr-file JSON
 	[[ -n $addr ]] || die "no $1 address in $2"
 	echo "$addr"
 }
+
+# wait_file FILE PID LOG: until FILE is written, while PID runs; at most 15 s.
+wait_file() {
+	local file=$1 pid=$2 log=$3 i
+	for ((i = 0; i < 150; i++)); do
+		[[ -s $file ]] && return 0
+		alive "$pid" || die "process $pid exited while starting:$(printf '\n'; tail -n 20 "$log")"
+		sleep 0.1
+	done
+	die "process $pid did not write $file within 15 s; see $log"
+}

@@ -179,17 +179,6 @@ raise_nofile() {
 # ---------------------------------------------------------------------------------------
 # Processes: track, alive, stop_pid, stop_all and cleanup are in bench/lib.sh.
 
-# wait_file FILE PID LOG: until FILE is written, while PID runs; at most 15 s.
-wait_file() {
-	local file=$1 pid=$2 log=$3 i
-	for ((i = 0; i < 150; i++)); do
-		[[ -s $file ]] && return 0
-		alive "$pid" || die "process $pid exited while starting:$(printf '\n'; tail -n 20 "$log")"
-		sleep 0.1
-	done
-	die "process $pid did not write $file within 15 s; see $log"
-}
-
 # track_exec PID COMM: track a process started through taskset (or env), once it has
 # exec'd COMM: until then /proc/PID/comm names the launcher and alive would say it is gone.
 track_exec() {
