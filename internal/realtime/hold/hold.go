@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -486,5 +485,13 @@ func (h *Holder) paginate(w http.ResponseWriter, r *http.Request, cfg *Config, i
 	}
 }
 
-// equalFilters compares content-filter lists in order, as Pushpin does.
-func equalFilters(a, b []string) bool { return slices.Equal(a, b) }
+// subscribedTo reports whether subs include channel, as the origin named it or with the
+// API's prefix: what the require-sub filter asks.
+func subscribedTo(subs []sub, channel string) bool {
+	for _, s := range subs {
+		if s.name == channel || s.full == channel {
+			return true
+		}
+	}
+	return false
+}

@@ -52,7 +52,7 @@ func (s *respSession) Deliver(channel string, it *publish.Item) {
 		return
 	}
 	sb := &s.subs[i]
-	if !passes(sb.filters, s.meta, it.Meta, s.subs) {
+	if !grip.FiltersPass(sb.filters, s.meta, it.Meta, s.subscribed) {
 		return
 	}
 	if sb.prevID != "" && it.PrevID != sb.prevID {
@@ -66,7 +66,7 @@ func (s *respSession) Deliver(channel string, it *publish.Item) {
 		s.retry = true
 		s.signal()
 	case publish.Send, "":
-		if hr.ContentFilters != nil && !equalFilters(hr.ContentFilters, contentFilters(sb.filters)) {
+		if !grip.ContentFiltersMatch(hr.ContentFilters, sb.filters) {
 			return
 		}
 		s.got = it
@@ -248,7 +248,7 @@ func (h *Holder) answerPublish(w http.ResponseWriter, s *respSession, mc *meter.
 	}
 	meta := s.meta
 	s.mu.Unlock()
-	if b, err := applyContent(filters, meta, body); err == nil {
+	if b, err := grip.ApplyContentFilters(filters, meta, body); err == nil {
 		body = b
 	} else {
 		h.log.Debug("realtime: content filter failed", "api", s.cfg.API, "error", err)
@@ -264,3 +264,6 @@ func (h *Holder) answerPublish(w http.ResponseWriter, s *respSession, mc *meter.
 		mc.Delivered(len(body))
 	}
 }
+
+// subscribed is require-sub's question; s.mu is held.
+func (s *respSession) subscribed(channel string) bool { return subscribedTo(s.subs, channel) }

@@ -338,7 +338,7 @@ func (s *streamSession) deliverLocked(channel string, it *publish.Item) {
 		return
 	}
 	sb := &s.subs[i]
-	if !passes(sb.filters, s.meta, it.Meta, s.subs) {
+	if !grip.FiltersPass(sb.filters, s.meta, it.Meta, s.subscribed) {
 		return
 	}
 	if sb.prevID != "" {
@@ -360,10 +360,10 @@ func (s *streamSession) deliverLocked(channel string, it *publish.Item) {
 		s.scheduleLocked()
 		return
 	}
-	if st.ContentFilters != nil && !equalFilters(st.ContentFilters, contentFilters(sb.filters)) {
+	if !grip.ContentFiltersMatch(st.ContentFilters, sb.filters) {
 		return
 	}
-	content, err := applyContent(sb.filters, s.meta, st.Content)
+	content, err := grip.ApplyContentFilters(sb.filters, s.meta, st.Content)
 	if err != nil {
 		s.h.log.Debug("realtime: content filter failed, message dropped", "api", s.cfg.API, "error", err)
 		return
@@ -814,3 +814,6 @@ func (p *writerPool) work() {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// subscribed is require-sub's question; s.mu is held.
+func (s *streamSession) subscribed(channel string) bool { return subscribedTo(s.subs, channel) }

@@ -2,8 +2,6 @@ package wsproxy
 
 import (
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -252,9 +250,9 @@ func (c *conn) Deliver(channel string, it *publish.Item) {
 		if c.closeSent || (c.mc != nil && !c.mc.Allow()) {
 			return
 		}
-		content := m.Content
-		if slices.Contains(s.filters, "var-subst") {
-			content = varSubst(content, c.subMeta)
+		content, err := grip.ApplyContentFilters(s.filters, c.subMeta, m.Content)
+		if err != nil {
+			return // Pushpin drops what its var-subst filter cannot fill in
 		}
 		if c.sendOpLocked(opFor(m.Type), content) {
 			c.p.published.Add(1)
@@ -283,68 +281,9 @@ func (c *conn) Deliver(channel string, it *publish.Item) {
 // Update implements fanout.Subscriber; WebSockets have nothing to re-fetch.
 func (c *conn) Update(string, fanout.Reason) {}
 
-// contentFilters rewrite content; a publish naming content-filters must name
-// exactly the subscription's (grip.md §3.3).
-func contentFilters(filters []string) []string {
-	var out []string
-	for _, f := range filters {
-		if f == "build-id" || f == "var-subst" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // passesLocked applies the subscription's filters to a publish (grip.md §3.3).
 func (c *conn) passesLocked(s *subscription, it *publish.Item) bool {
-	user := c.subMeta["user"]
-	for _, f := range s.filters {
-		switch f {
-		case "skip-self":
-			if user != "" && it.Meta["sender"] == user {
-				return false
-			}
-		case "skip-users":
-			if user != "" && slices.ContainsFunc(strings.Split(it.Meta["skip_users"], ","), func(u string) bool {
-				return strings.TrimSpace(u) == user
-			}) {
-				return false
-			}
-		case "require-sub":
-			if ch := it.Meta["require_sub"]; ch != "" && c.subs[ch] == nil && c.subs[c.cfg.ChannelPrefix+ch] == nil {
-				return false
-			}
-		}
-	}
-	if cf := it.WSMessage.ContentFilters; cf != nil && !slices.Equal(cf, contentFilters(s.filters)) {
-		if len(cf) != 0 || len(contentFilters(s.filters)) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// varSubst replaces %(name)s with the subscription meta value (Pushpin's
-// var-subst filter); unknown names become empty.
-func varSubst(content []byte, meta map[string]string) []byte {
-	s := string(content)
-	if !strings.Contains(s, "%(") {
-		return content
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "%(")
-		if i < 0 {
-			break
-		}
-		j := strings.Index(s[i:], ")s")
-		if j < 0 {
-			break
-		}
-		b.WriteString(s[:i])
-		b.WriteString(meta[s[i+2:i+j]])
-		s = s[i+j+2:]
-	}
-	b.WriteString(s)
-	return []byte(b.String())
+	subscribed := func(ch string) bool { return c.subs[ch] != nil || c.subs[c.cfg.ChannelPrefix+ch] != nil }
+	return grip.FiltersPass(s.filters, c.subMeta, it.Meta, subscribed) &&
+		grip.ContentFiltersMatch(it.WSMessage.ContentFilters, s.filters)
 }

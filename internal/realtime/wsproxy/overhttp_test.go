@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -482,33 +481,6 @@ func TestUUID(t *testing.T) {
 		}
 		seen[id] = true
 	}
-}
-
-func TestVarSubst(t *testing.T) {
-	meta := map[string]string{"user": "alice"}
-	for in, want := range map[string]string{
-		"hi %(user)s!":     "hi alice!",
-		"%(nobody)s-x":     "-x",
-		"no vars":          "no vars",
-		"open %(user":      "open %(user",
-		"%(user)s%(user)s": "alicealice",
-	} {
-		if got := string(varSubst([]byte(in), meta)); got != want {
-			t.Errorf("varSubst(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func FuzzVarSubst(f *testing.F) {
-	for _, s := range []string{"hi %(user)s", "%(", ")s%(x)s", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := varSubst([]byte(s), map[string]string{"user": "u"})
-		if !strings.Contains(s, "%(") && string(out) != s {
-			t.Fatalf("changed %q to %q", s, out)
-		}
-	})
 }
 
 func TestOriginHeader(t *testing.T) {
