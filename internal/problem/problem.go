@@ -48,3 +48,15 @@ func WriteDoc(w http.ResponseWriter, d Document) {
 	w.WriteHeader(d.Status)
 	_, _ = w.Write(b)
 }
+
+// WriteAuthError answers a request whose credentials an authenticator refused: 403 when
+// the error's code is forbidden (valid credentials without the right), otherwise 401 with
+// a Bearer challenge, as the admin API does.
+func WriteAuthError(w http.ResponseWriter, err error) {
+	if gatehouse.ErrorCode(err) == gatehouse.EForbidden {
+		Write(w, http.StatusForbidden, gatehouse.EForbidden, gatehouse.ErrorMessage(err))
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
+	Write(w, http.StatusUnauthorized, gatehouse.EUnauthorized, gatehouse.ErrorMessage(err))
+}

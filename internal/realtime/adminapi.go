@@ -49,11 +49,7 @@ func (n *Node) Mount(mux *http.ServeMux, authenticate func(*http.Request) error)
 	guard := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := authenticate(r); err != nil {
-				code, status := gatehouse.EUnauthorized, http.StatusUnauthorized
-				if gatehouse.ErrorCode(err) == gatehouse.EForbidden {
-					code, status = gatehouse.EForbidden, http.StatusForbidden
-				}
-				problem.Write(w, status, code, gatehouse.ErrorMessage(err))
+				problem.WriteAuthError(w, err)
 				return
 			}
 			h(w, r)

@@ -120,13 +120,7 @@ func (a *API) Mount(mux *http.ServeMux, authenticate func(*http.Request) error) 
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
 			if err := authenticate(r); err != nil {
-				code, status := gatehouse.EUnauthorized, http.StatusUnauthorized
-				if gatehouse.ErrorCode(err) == gatehouse.EForbidden {
-					code, status = gatehouse.EForbidden, http.StatusForbidden
-				} else {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
-				}
-				problem.Write(w, status, code, gatehouse.ErrorMessage(err))
+				problem.WriteAuthError(w, err)
 				return
 			}
 			h(w, r, "")
