@@ -157,20 +157,18 @@ func liveItem(channel, event string, data []byte) publish.Item {
 	}
 }
 
-// start runs the background parts; done is closed when they have stopped.
+// start runs the background parts; done is closed when they have stopped (the alert
+// engine is the only one with goroutines that must be waited for).
 func (o *observe) start(ctx context.Context) (done <-chan struct{}) {
-	if o.rec == nil {
-		c := make(chan struct{})
-		close(c)
-		return c
+	if o.rec != nil {
+		o.rec.Start(ctx)
+		o.agg.Start(ctx)
+		o.live.Start(ctx)
+		if o.comp != nil {
+			o.comp.Start(ctx)
+		}
+		o.api.Start(ctx)
 	}
-	o.rec.Start(ctx)
-	o.agg.Start(ctx)
-	o.live.Start(ctx)
-	if o.comp != nil {
-		o.comp.Start(ctx)
-	}
-	o.api.Start(ctx)
 	if o.alerts != nil {
 		return o.alerts.Start(ctx)
 	}

@@ -172,9 +172,7 @@ func (g *Gateway) serveRealtime(ar *apiRoute, w http.ResponseWriter, r *http.Req
 		st.body = b
 		r.Body = io.NopCloser(bytes.NewReader(b))
 	}
-	if wt := http.NewResponseController(w); wt != nil {
-		_ = wt.SetWriteDeadline(time.Time{}) // a hold outlives the listener's write_timeout
-	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) // a hold outlives the listener's write_timeout
 	ar.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), rtKey{}, st)))
 }
 
