@@ -13,8 +13,11 @@ import (
 
 // Admin roles.
 const (
-	RoleAdmin    = "admin"     // every admin API call
-	RoleReadOnly = "read_only" // GET only
+	RoleAdmin  = "admin"  // every admin API call
+	RoleEditor = "editor" // every call except managing admin tokens and admin users
+	RoleViewer = "viewer" // GET only
+	// RoleReadOnly is the name viewer had before editor existed; it means viewer.
+	RoleReadOnly = "read_only"
 )
 
 // AdminToken authenticates callers of the admin API. Like keys, only the hash is stored.
@@ -33,10 +36,27 @@ type AdminToken struct {
 func (t *AdminToken) Validate() error {
 	var p Problems
 	checkName(&p, "name", t.Name)
-	if t.Role != RoleAdmin && t.Role != RoleReadOnly {
-		p.Addf("role", "must be admin or read_only")
+	if !ValidRole(t.Role) {
+		p.Addf("role", "must be admin, editor or viewer")
 	}
 	return p.Err("admin token")
+}
+
+// ValidRole reports whether r is an admin role.
+func ValidRole(r string) bool {
+	return r == RoleAdmin || r == RoleEditor || r == RoleViewer || r == RoleReadOnly
+}
+
+// RoleMayWrite reports whether role may change resources of kind: admins everything,
+// editors everything but admin credentials, viewers nothing.
+func RoleMayWrite(role, kind string) bool {
+	switch role {
+	case RoleAdmin:
+		return true
+	case RoleEditor:
+		return kind != KindAdminToken && kind != KindAdminUser
+	}
+	return false
 }
 
 // AuditEntry records one change: who did what to which resource, and the resource before
@@ -70,6 +90,7 @@ const (
 	KindKey          = "key"
 	KindSubscription = "subscription"
 	KindAdminToken   = "admin_token"
+	KindAdminUser    = "admin_user"
 )
 
 type actorKey struct{}

@@ -8,7 +8,8 @@ import (
 type Developer struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
-	// Status "active" (default) or "blocked": a blocked developer's keys stop working.
+	// Status "active" (default), "pending" (signed up, awaiting an operator's approval) or
+	// "blocked". Only an active developer's keys work.
 	Status string `json:"status"`
 	Meta
 }
@@ -16,6 +17,7 @@ type Developer struct {
 // Developer statuses.
 const (
 	DeveloperActive  = "active"
+	DeveloperPending = "pending"
 	DeveloperBlocked = "blocked"
 )
 
@@ -34,10 +36,15 @@ func (d *Developer) Validate() error {
 	if len(d.Name) > 256 {
 		p.Addf("name", "must be at most 256 characters")
 	}
-	if d.Status != DeveloperActive && d.Status != DeveloperBlocked {
-		p.Addf("status", "must be active or blocked")
+	if !ValidDeveloperStatus(d.Status) {
+		p.Addf("status", "must be active, pending or blocked")
 	}
 	return p.Err("developer")
+}
+
+// ValidDeveloperStatus reports whether s is a known developer status.
+func ValidDeveloperStatus(s string) bool {
+	return s == DeveloperActive || s == DeveloperPending || s == DeveloperBlocked
 }
 
 // App is a client program owned by a developer; it holds keys and subscriptions.

@@ -111,12 +111,28 @@ func (s *server) authenticate(r *http.Request) (context.Context, error) {
 		return nil, gatehouse.Errorf(gatehouse.EUnauthorized, "the admin token %q expired at %s",
 			tok.Name, tok.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	if tok.Role != gatehouse.RoleAdmin && r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !gatehouse.RoleMayWrite(tok.Role, pathKind(r.URL.Path)) {
+		if tok.Role == gatehouse.RoleEditor {
+			return nil, gatehouse.Errorf(gatehouse.EForbidden, "the admin token %q has role editor, which may not manage admin credentials",
+				tok.Name)
+		}
 		return nil, gatehouse.Errorf(gatehouse.EForbidden, "the admin token %q has role %s, which may only read",
 			tok.Name, tok.Role)
 	}
 	ctx := context.WithValue(r.Context(), tokenKey{}, tok)
 	return gatehouse.WithActor(ctx, "token:"+tok.Name), nil
+}
+
+// pathKind names the resource kind of an admin path as far as roles care: admin
+// credentials or anything else.
+func pathKind(p string) string {
+	switch {
+	case strings.HasPrefix(p, "/v1/admin-tokens"):
+		return gatehouse.KindAdminToken
+	case strings.HasPrefix(p, "/v1/admin-users"):
+		return gatehouse.KindAdminUser
+	}
+	return ""
 }
 
 // MinEnvTokenLength is the shortest admin token EnsureToken accepts from the environment:

@@ -34,8 +34,8 @@ func (s *server) listDevelopers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := gatehouse.DeveloperFilter{ListOptions: o, Status: q.Get("status")}
-	if f.Status != "" && f.Status != gatehouse.DeveloperActive && f.Status != gatehouse.DeveloperBlocked {
-		return invalidParam("status", "must be active or blocked")
+	if f.Status != "" && !gatehouse.ValidDeveloperStatus(f.Status) {
+		return invalidParam("status", "must be active, pending or blocked")
 	}
 	pg, err := s.store.Developers(r.Context(), f)
 	if err != nil {

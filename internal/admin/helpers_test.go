@@ -28,7 +28,7 @@ type env struct {
 	logs   *syncBuffer
 	doc    *oaDoc
 
-	root, viewer, old string // secrets
+	root, viewer, editor, old string // secrets
 }
 
 type envOption func(*Options)
@@ -59,6 +59,7 @@ func newEnvWithStore(t *testing.T, store gatehouse.Store, sq *sqlite.Store, opts
 	t.Cleanup(e.srv.Close)
 	e.root = e.token("root", gatehouse.RoleAdmin, nil)
 	e.viewer = e.token("viewer", gatehouse.RoleReadOnly, nil)
+	e.editor = e.token("editor", gatehouse.RoleEditor, nil)
 	past := time.Now().Add(-time.Hour)
 	e.old = e.token("old", gatehouse.RoleAdmin, &past)
 	return e

@@ -47,7 +47,7 @@ func newTokenCreateCmd(e *env) *cobra.Command {
 	var expiresIn gatehouse.Duration
 	var expiresAt string
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --role admin|read_only [--expires-in 720h | --expires-at TIME]",
+		Use:   "create --name NAME --role admin|editor|viewer [--expires-in 720h | --expires-at TIME]",
 		Short: "Create an admin token and show its secret, once",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -82,7 +82,7 @@ func newTokenCreateCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "a label for the token, such as who or what uses it (required)")
-	cmd.Flags().StringVar(&req.Role, "role", "", "admin (every call) or read_only (GET only) (required)")
+	cmd.Flags().StringVar(&req.Role, "role", "", "admin (every call), editor (all but admin credentials) or viewer (GET only) (required)")
 	cmd.Flags().Var(durationFlag{&expiresIn}, "expires-in", "expire the token this long after creation (720h); default never")
 	cmd.Flags().StringVar(&expiresAt, "expires-at", "", "expire the token at this time (2027-01-31 or RFC 3339)")
 	return cmd

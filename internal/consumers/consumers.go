@@ -269,7 +269,7 @@ func (d *Directory) loadApp(ctx context.Context, name string) (any, error) {
 	if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 		return nil, err
 	}
-	c := &policy.Consumer{App: app.Name, Developer: app.Developer, Blocked: dev == nil || dev.Status == gatehouse.DeveloperBlocked}
+	c := &policy.Consumer{App: app.Name, Developer: app.Developer, Blocked: dev == nil || dev.Status != gatehouse.DeveloperActive}
 	f := gatehouse.SubscriptionFilter{App: app.Name, Status: gatehouse.SubActive, ListOptions: gatehouse.ListOptions{Limit: gatehouse.MaxPageSize}}
 	for {
 		page, err := d.st.Subscriptions(ctx, f)
