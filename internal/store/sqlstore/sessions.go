@@ -79,6 +79,31 @@ func (s *Store) Session(ctx context.Context, id string) (*session.Session, error
 	return x, nil
 }
 
+// Sessions implements session.Store.
+func (s *Store) Sessions(ctx context.Context, kind string, limit int) ([]*session.Session, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, subject, role, csrf, created_at, expires_at FROM web_sessions
+		WHERE kind = ? AND expires_at > ? ORDER BY created_at DESC, id LIMIT ?`), kind, s.d.Time(now()), limit)
+	if err != nil {
+		return nil, s.fail(ctx, fmt.Errorf("listing sessions: %w", err))
+	}
+	defer rows.Close()
+	out := []*session.Session{}
+	for rows.Next() {
+		x := &session.Session{Kind: kind}
+		if err := rows.Scan(&x.ID, &x.Subject, &x.Role, &x.CSRF, timeCol{&x.CreatedAt}, timeCol{&x.ExpiresAt}); err != nil {
+			return nil, s.fail(ctx, fmt.Errorf("listing sessions: %w", err))
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, fmt.Errorf("listing sessions: %w", err))
+	}
+	return out, nil
+}
+
 // DeleteSession implements session.Store; deleting a missing session is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.sessionExec(ctx, "ending session", "DELETE FROM web_sessions WHERE id = ?", id)

@@ -68,6 +68,29 @@ func (m *Memory) DeleteSessions(_ context.Context, kind, subject string) error {
 	return nil
 }
 
+// Sessions implements Store.
+func (m *Memory) Sessions(_ context.Context, kind string, limit int) ([]*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []*Session{}
+	now := time.Now()
+	for _, s := range m.sessions {
+		if s.Kind == kind && now.Before(s.ExpiresAt) {
+			out = append(out, &s)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 // PruneSessions implements Store.
 func (m *Memory) PruneSessions(_ context.Context, now time.Time) (int64, error) {
 	m.mu.Lock()

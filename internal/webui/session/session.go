@@ -23,6 +23,12 @@ import (
 const (
 	KindDeveloper = "developer" // portal
 	KindAdmin     = "admin"     // dashboard
+	// KindReset is a password reset link: a single-use "session" whose token is in the
+	// link rather than a cookie.
+	KindReset = "reset"
+	// KindResetRequest records that a developer asked for a reset link, so that the
+	// dashboard can show it to an operator who delivers one. It carries no secret.
+	KindResetRequest = "reset_request"
 )
 
 // Session is one signed-in browser.
@@ -55,6 +61,8 @@ type Store interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteSessions ends every session of kind and subject (sign out everywhere).
 	DeleteSessions(ctx context.Context, kind, subject string) error
+	// Sessions lists the unexpired sessions of kind, newest first, at most limit.
+	Sessions(ctx context.Context, kind string, limit int) ([]*Session, error)
 	// PruneSessions deletes sessions that expired before now.
 	PruneSessions(ctx context.Context, now time.Time) (int64, error)
 

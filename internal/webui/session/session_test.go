@@ -173,3 +173,32 @@ func TestThrottle(t *testing.T) {
 		t.Error("reset did not clear failures")
 	}
 }
+
+func TestResetLinks(t *testing.T) {
+	st, ctx := NewMemory(), t.Context()
+	tok, err := NewReset(ctx, st, "ann@example.com", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if email, err := PeekReset(ctx, st, tok); err != nil || email != "ann@example.com" {
+		t.Fatalf("peek = %q, %v", email, err)
+	}
+	if email, err := UseReset(ctx, st, tok); err != nil || email != "ann@example.com" {
+		t.Fatalf("use = %q, %v", email, err)
+	}
+	if _, err := UseReset(ctx, st, tok); err == nil {
+		t.Fatal("a reset link worked twice")
+	}
+	// A session token is not a reset token.
+	m := NewManager(Options{Store: st, Kind: KindDeveloper, Cookie: "c"})
+	w := httptest.NewRecorder()
+	if _, err := m.Start(ctx, w, httptest.NewRequest("POST", "/", nil), "ann@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PeekReset(ctx, st, w.Result().Cookies()[0].Value); err == nil {
+		t.Fatal("a session cookie worked as a reset link")
+	}
+	if _, err := PeekReset(ctx, st, strings.Repeat("x", 500)); err == nil {
+		t.Fatal("garbage token accepted")
+	}
+}

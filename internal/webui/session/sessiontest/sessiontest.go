@@ -47,6 +47,16 @@ func RunStore(t *testing.T, open func(t *testing.T) session.Store) {
 		if _, err := s.Session(ctx, "nope"); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 			t.Errorf("missing session: got %v, want not_found", err)
 		}
+		list, err := s.Sessions(ctx, session.KindDeveloper, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 || list[0].Subject != "ann@example.com" {
+			t.Errorf("developer sessions = %+v, want a and b (not the expired one)", list)
+		}
+		if list, _ := s.Sessions(ctx, session.KindDeveloper, 1); len(list) != 1 {
+			t.Errorf("limit 1: %d sessions", len(list))
+		}
 		n, err := s.PruneSessions(ctx, now)
 		if err != nil || n != 1 {
 			t.Errorf("prune = %d, %v; want 1", n, err)

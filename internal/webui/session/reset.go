@@ -1,0 +1,53 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// ResetTTL is how long a password reset link works.
+const ResetTTL = time.Hour
+
+// NewReset makes a single-use password reset token for a developer. Only its hash is
+// stored; whoever delivers the link (an operator, the SMTP sender, the log) holds the
+// token.
+func NewReset(ctx context.Context, st Store, email string, now time.Time) (string, error) {
+	token, _, id := gatehouse.NewSecret("r_")
+	now = now.UTC().Truncate(time.Microsecond)
+	err := st.CreateSession(ctx, &Session{ID: id, Kind: KindReset, Subject: email, CreatedAt: now, ExpiresAt: now.Add(ResetTTL)})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// PeekReset returns the email a reset token is for, without using it up; ENotFound when
+// the token is unknown, used or expired.
+func PeekReset(ctx context.Context, st Store, token string) (string, error) {
+	if token == "" || len(token) > 128 {
+		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
+	}
+	s, err := st.Session(ctx, gatehouse.HashSecret(token))
+	if err != nil {
+		return "", err
+	}
+	if s.Kind != KindReset {
+		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
+	}
+	return s.Subject, nil
+}
+
+// UseReset uses a reset token up and returns its email. The caller then sets the new
+// password and ends the developer's other sessions.
+func UseReset(ctx context.Context, st Store, token string) (string, error) {
+	email, err := PeekReset(ctx, st, token)
+	if err != nil {
+		return "", err
+	}
+	if err := st.DeleteSession(ctx, gatehouse.HashSecret(token)); err != nil {
+		return "", err
+	}
+	return email, nil
+}
