@@ -1,7 +1,9 @@
 package gatehouse
 
 import (
+	"context"
 	"time"
+	"unicode"
 )
 
 // Developer is a person who uses APIs through apps; Email is the stable identifier.
@@ -49,7 +51,10 @@ func ValidDeveloperStatus(s string) bool {
 
 // App is a client program owned by a developer; it holds keys and subscriptions.
 type App struct {
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// Title is the app's display name; unlike Name (an identifier that keys, analytics
+	// and subscriptions refer to) it may change and hold any text.
+	Title       string `json:"title,omitempty"`
 	Developer   string `json:"developer"` // the owner's email
 	Description string `json:"description,omitempty"`
 	Meta
@@ -63,6 +68,15 @@ func (a *App) Validate() error {
 	var p Problems
 	checkName(&p, "name", a.Name)
 	checkEmail(&p, "developer", a.Developer)
+	if len(a.Title) > 128 {
+		p.Addf("title", "must be at most 128 bytes")
+	}
+	for _, r := range a.Title {
+		if unicode.IsControl(r) {
+			p.Addf("title", "must not contain control characters")
+			break
+		}
+	}
 	if len(a.Description) > 4096 {
 		p.Addf("description", "must be at most 4096 characters")
 	}
@@ -110,6 +124,32 @@ func (k *Key) Validate() error {
 		p.Addf("expires_at", "must be in the future")
 	}
 	return p.Err("key")
+}
+
+// MaxRotationOverlap bounds how long a rotated key keeps working beside its successor.
+const MaxRotationOverlap = 30 * 24 * time.Hour
+
+// RotateKey issues a successor of old (same app, name and expiry) and makes old stop
+// working overlap from now (at once when overlap is 0), so that clients can switch
+// without an outage. It returns the new key and its secret. The two writes are not one
+// transaction: if the second fails, both keys work and the caller may retry it.
+func RotateKey(ctx context.Context, st Store, old *Key, overlap time.Duration, now time.Time) (*Key, string, error) {
+	if overlap < 0 || overlap > MaxRotationOverlap {
+		return nil, "", &Error{Code: EInvalid, Message: "invalid key rotation",
+			Fields: []FieldError{{Field: "overlap", Message: "must be between 0s and 720h"}}}
+	}
+	if !old.Active(now) {
+		return nil, "", Errorf(EConflict, "key %q is %s: only an active key can be rotated", old.ID, old.Status(now))
+	}
+	secret, prefix, hash := NewSecret(KeySecretPrefix)
+	k, err := st.CreateKey(ctx, &Key{App: old.App, Name: old.Name, Prefix: prefix, Hash: hash, ExpiresAt: old.ExpiresAt})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := st.ExpireKey(ctx, old.ID, now.Add(overlap)); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
 }
 
 // SubscriptionStatus is where a subscription stands.

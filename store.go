@@ -64,6 +64,9 @@ type Store interface {
 	CreateKey(ctx context.Context, k *Key) (*Key, error)
 	// RevokeKey marks a key revoked (idempotent) and returns it.
 	RevokeKey(ctx context.Context, id string) (*Key, error)
+	// ExpireKey makes a key stop working at `at` (a rotation's overlap window), unless it
+	// already expires sooner or is revoked, and returns it. It returns ENotFound.
+	ExpireKey(ctx context.Context, id string, at time.Time) (*Key, error)
 	DeleteKey(ctx context.Context, id string) error
 
 	Subscription(ctx context.Context, id string) (*Subscription, error)

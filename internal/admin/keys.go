@@ -151,3 +151,33 @@ func (s *server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	s.writeJSON(w, r, http.StatusOK, out)
 	return nil
 }
+
+// keyRotate is the body of POST /v1/apps/{name}/keys/{id}/rotate.
+type keyRotate struct {
+	// Overlap is how long the old key keeps working beside the new one (default 0: it
+	// stops at once).
+	Overlap gatehouse.Duration `json:"overlap"`
+}
+
+// rotateKey issues a successor of a key and ends the old one after the overlap; the
+// answer is the new key with its secret, as from createKey.
+func (s *server) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	doc, err := s.readBody(w, r, true, mediaJSON)
+	if err != nil {
+		return err
+	}
+	var req keyRotate
+	if err := decodeInto(doc, &req); err != nil {
+		return err
+	}
+	k, err := s.appKey(r)
+	if err != nil {
+		return err
+	}
+	out, secret, err := gatehouse.RotateKey(r.Context(), s.store, k, req.Overlap.D(), s.now())
+	if err != nil {
+		return err
+	}
+	s.writeCreated(w, r, pathOf("apps", out.App, "keys", out.ID), 0, keyCreated{Key: out, Secret: secret})
+	return nil
+}

@@ -237,3 +237,34 @@ func TestExtraRoutes(t *testing.T) {
 		t.Errorf("extra route answered %q", r.body)
 	}
 }
+
+func TestRotateKey(t *testing.T) {
+	e := newEnv(t)
+	e.seedApp("mobile")
+	e.seedApp("web")
+	old := e.want(e.post("/v1/apps/mobile/keys", `{"name":"ci","expires_in":"720h"}`), http.StatusCreated).json(t)
+	oldID := old["id"].(string)
+
+	r := e.want(e.post("/v1/apps/mobile/keys/"+oldID+"/rotate", `{"overlap":"24h"}`), http.StatusCreated)
+	k := r.json(t)
+	secret := k["key"].(string)
+	if k["id"] == oldID || k["name"] != "ci" || k["expires_at"] != old["expires_at"] || !strings.HasPrefix(secret, gatehouse.KeySecretPrefix) {
+		t.Fatalf("rotated key = %v (old %v)", k, old)
+	}
+	got := e.want(e.get("/v1/apps/mobile/keys/"+oldID), http.StatusOK).json(t)
+	exp, err := time.Parse(time.RFC3339, got["expires_at"].(string))
+	if err != nil || exp.Sub(time.Now().Add(24*time.Hour)).Abs() > time.Minute {
+		t.Errorf("old key expires_at = %v, want about 24h from now", got["expires_at"])
+	}
+	if _, err := e.sqlite.KeyByHash(context.Background(), gatehouse.HashSecret(secret)); err != nil {
+		t.Errorf("new key not stored: %v", err)
+	}
+
+	// No overlap: the old key stops at once, and cannot be rotated again.
+	r = e.want(e.post("/v1/apps/mobile/keys/"+k["id"].(string)+"/rotate", ""), http.StatusCreated)
+	e.want(e.post("/v1/apps/mobile/keys/"+k["id"].(string)+"/rotate", ""), http.StatusConflict)
+	e.want(e.post("/v1/apps/web/keys/"+r.json(t)["id"].(string)+"/rotate", ""), http.StatusNotFound)
+	e.want(e.post("/v1/apps/mobile/keys/"+r.json(t)["id"].(string)+"/rotate", `{"overlap":"9999h"}`), http.StatusBadRequest)
+	e.want(e.post("/v1/apps/mobile/keys/"+r.json(t)["id"].(string)+"/rotate", `{"overlap":"1h","x":1}`), http.StatusBadRequest)
+	e.want(e.do(req{method: "POST", path: "/v1/apps/mobile/keys/" + r.json(t)["id"].(string) + "/rotate", as: e.viewer}), http.StatusForbidden)
+}

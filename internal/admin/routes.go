@@ -66,6 +66,7 @@ func (s *server) routes() []route {
 		{get, "/v1/apps/{name}/keys/{id}", false, s.getKey},
 		{del, "/v1/apps/{name}/keys/{id}", false, s.deleteKey},
 		{post, "/v1/apps/{name}/keys/{id}/revoke", false, s.revokeKey},
+		{post, "/v1/apps/{name}/keys/{id}/rotate", false, s.rotateKey},
 
 		{get, "/v1/subscriptions", false, s.listSubscriptions},
 		{post, "/v1/subscriptions", false, s.createSubscription},

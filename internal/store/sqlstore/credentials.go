@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -85,6 +86,31 @@ func (s *Store) CreateKey(ctx context.Context, in *gatehouse.Key) (*gatehouse.Ke
 // RevokeKey marks a key revoked and returns it. Revoking a revoked key changes nothing:
 // no revision, no audit entry, no notice.
 func (s *Store) RevokeKey(ctx context.Context, id string) (*gatehouse.Key, error) {
+	return s.changeKey(ctx, id, gatehouse.ActionRevoke, func(k *gatehouse.Key, now time.Time) bool {
+		if k.RevokedAt != nil {
+			return false
+		}
+		k.RevokedAt = &now
+		return true
+	})
+}
+
+// ExpireKey sets a key's expiry to at unless it is revoked or already expires sooner
+// (then nothing changes: no revision, no audit entry, no notice).
+func (s *Store) ExpireKey(ctx context.Context, id string, at time.Time) (*gatehouse.Key, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	return s.changeKey(ctx, id, gatehouse.ActionUpdate, func(k *gatehouse.Key, _ time.Time) bool {
+		if k.RevokedAt != nil || (k.ExpiresAt != nil && !at.Before(*k.ExpiresAt)) {
+			return false
+		}
+		k.ExpiresAt = &at
+		return true
+	})
+}
+
+// changeKey applies change to a stored key in one write; change reports whether it
+// changed anything.
+func (s *Store) changeKey(ctx context.Context, id, action string, change func(k *gatehouse.Key, now time.Time) bool) (*gatehouse.Key, error) {
 	var out *gatehouse.Key
 	err := s.write(ctx, func(t *tx) error {
 		var (
@@ -102,19 +128,17 @@ func (s *Store) RevokeKey(ctx context.Context, id string) (*gatehouse.Key, error
 			return err
 		}
 		out.Hash = hash
-		if out.RevokedAt != nil {
+		if !change(out, t.now) {
 			return nil
 		}
-		at := t.now
-		out.RevokedAt = &at
 		doc, err := encode(gatehouse.KindKey, out)
 		if err != nil {
 			return err
 		}
 		if err := t.exec("UPDATE keys SET revision = ?, doc = ? WHERE id = ?", t.rev, string(doc), id); err != nil {
-			return fmt.Errorf("revoking key %q: %w", id, err)
+			return fmt.Errorf("%s key %q: %w", action, id, err)
 		}
-		return t.record(gatehouse.KindKey, gatehouse.ActionRevoke, id, before, doc)
+		return t.record(gatehouse.KindKey, action, id, before, doc)
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -345,5 +346,45 @@ func testDeleteAppCascadesKeys(t *testing.T, s gatehouse.Store) {
 	check(t, err)
 	if len(audit.Items) != 2 || audit.Items[0].Action != gatehouse.ActionDelete || audit.Items[0].Revision != rev {
 		t.Errorf("audit of cascaded key: %+v", audit.Items)
+	}
+}
+
+// testExpireKey: a rotation shortens a key's life; a later or equal expiry, or a revoked
+// key, writes nothing.
+func testExpireKey(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	createDeveloper(t, s, "d@example.com")
+	createApp(t, s, "app", "d@example.com")
+	k, _ := createKey(t, s, "app")
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	got, err := s.ExpireKey(ctx, k.ID, at)
+	check(t, err)
+	if got.ExpiresAt == nil || !got.ExpiresAt.Equal(at) {
+		t.Fatalf("expires_at = %v, want %v", got.ExpiresAt, at)
+	}
+	if got.Status(time.Now()) != "active" || got.Status(at) != "expired" {
+		t.Errorf("status now %q, at expiry %q", got.Status(time.Now()), got.Status(at))
+	}
+	before := snapshot(t, s)
+	later, err := s.ExpireKey(ctx, k.ID, at.Add(time.Hour))
+	check(t, err)
+	if !later.ExpiresAt.Equal(at) {
+		t.Errorf("a later expiry extended the key to %v", later.ExpiresAt)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Errorf("a later expiry wrote something")
+	}
+	stored, err := s.Key(ctx, k.ID)
+	check(t, err)
+	if stored.ExpiresAt == nil || !stored.ExpiresAt.Equal(at) {
+		t.Errorf("stored expires_at = %v", stored.ExpiresAt)
+	}
+	if _, err := s.ExpireKey(ctx, "key_nope", at); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		t.Errorf("missing key: %v", err)
+	}
+	audit, err := s.AuditEntries(ctx, gatehouse.AuditFilter{Resource: gatehouse.KindKey, Name: k.ID})
+	check(t, err)
+	if len(audit.Items) == 0 || audit.Items[0].Action != gatehouse.ActionUpdate {
+		t.Errorf("no update audit entry for the expiry: %+v", audit.Items)
 	}
 }

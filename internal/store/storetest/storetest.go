@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"IfRevision", testIfRevision},
 		{"RevisionMonotonic", testRevisionMonotonic},
 		{"RevokeIdempotent", testRevokeIdempotent},
+		{"ExpireKey", testExpireKey},
 		{"DeleteAppCascadesKeys", testDeleteAppCascadesKeys},
 		{"Audit", testAudit},
 		{"AuditNeverHoldsSecrets", testAuditNeverHoldsSecrets},
