@@ -27,7 +27,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/listener"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/builtin"
-	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -181,7 +180,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 			return nil
 		},
 	})
-	portalH, err := portal.New(portal.Options{Store: st, Logger: log.With("component", "portal"), GatewayURL: baseURL(proxyL)})
+	portalH, err := newPortal(cfg, st, obs, svc, proxyL, portalL, log.With("component", "portal"))
 	if err != nil {
 		return fmt.Errorf("building portal: %w", err)
 	}
@@ -209,6 +208,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(servers))
 	wg.Go(func() { gw.Watch(ctx, st) })
+	wg.Go(func() { pruneSessions(ctx, st, 10*time.Minute, log) })
 	obsDone := obs.start(ctx)
 	wg.Go(func() { <-obsDone })
 	dirDone := svc.dir.Start(ctx)

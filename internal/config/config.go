@@ -92,6 +92,8 @@ type Config struct {
 	Realtime Realtime `yaml:"realtime"`
 	// Analytics configures request capture, rollups, their retention and the access log.
 	Analytics Analytics `yaml:"analytics"`
+	// Portal configures the developer portal: branding, sign-up and mail.
+	Portal Portal `yaml:"portal"`
 	// Tracing configures OpenTelemetry export of request spans.
 	Tracing Tracing `yaml:"tracing"`
 }
@@ -119,6 +121,40 @@ type Analytics struct {
 	// Compactor merges and prunes rollups on this node. With several nodes on one
 	// PostgreSQL, exactly one should.
 	Compactor bool `yaml:"compactor"`
+}
+
+// Portal configures the developer portal.
+type Portal struct {
+	// Name heads every page.
+	Name string `yaml:"name"`
+	// Logo is an image file (PNG, JPEG, SVG or WebP) shown beside the name.
+	Logo string `yaml:"logo"`
+	// PrimaryColor and AccentColor are #rgb or #rrggbb.
+	PrimaryColor string `yaml:"primary_color"`
+	AccentColor  string `yaml:"accent_color"`
+	// Home is a Markdown file shown above the catalogue (sanitised: no raw HTML).
+	Home string `yaml:"home"`
+	// SignUp lets developers create accounts themselves.
+	SignUp bool `yaml:"signup"`
+	// Approval is "auto" (new developers are active at once) or "manual" (pending until
+	// an operator approves them in the dashboard).
+	Approval string `yaml:"approval"`
+	// URL is the portal's public URL, used in password reset links (default: its listener).
+	URL string `yaml:"url"`
+	// GatewayURL is the gateway's public URL shown to developers and used by the try-it
+	// console (default: the proxy listener).
+	GatewayURL string `yaml:"gateway_url"`
+	// SMTP sends password reset links by mail when Addr is set; otherwise they are
+	// logged and an operator delivers them from the dashboard.
+	SMTP SMTP `yaml:"smtp"`
+}
+
+// SMTP is a mail relay.
+type SMTP struct {
+	Addr     string `yaml:"addr"` // host:port; STARTTLS is used when offered
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
 
 // Tracing configures span export.
@@ -257,6 +293,7 @@ func defaults() Config {
 			MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
 			DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true, Compactor: true},
 		Tracing: Tracing{SamplePercent: 100},
+		Portal:  Portal{Name: "Gatehouse developer portal", SignUp: true, Approval: "auto"},
 	}
 }
 

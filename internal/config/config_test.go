@@ -75,6 +75,7 @@ func TestDefault(t *testing.T) {
 			MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
 			DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true, Compactor: true},
 		Tracing: Tracing{SamplePercent: 100},
+		Portal:  Portal{Name: "Gatehouse developer portal", SignUp: true, Approval: "auto"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -172,6 +173,7 @@ shutdown_timeout: 1m
 						MinuteRetention: gatehouse.Duration(48 * time.Hour), HourRetention: gatehouse.Duration(90 * 24 * time.Hour),
 						DayRetention: gatehouse.Duration(730 * 24 * time.Hour), RequestRetention: gatehouse.Duration(7 * 24 * time.Hour), Alerts: true, Compactor: true},
 					Tracing: Tracing{SamplePercent: 100},
+					Portal:  Portal{Name: "Gatehouse developer portal", SignUp: true, Approval: "auto"},
 				}
 				if diff := cmp.Diff(want, c); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)

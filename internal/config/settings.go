@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +149,37 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.Analytics.Alerts }},
 		{key: "analytics.compactor", usage: "merge and prune rollups on this node (one node per shared store)",
 			ptr: func(c *Config) any { return &c.Analytics.Compactor }},
+		{key: "portal.name", usage: "name heading every portal page",
+			ptr: func(c *Config) any { return &c.Portal.Name }, check: func(c *Config) string { return required(c.Portal.Name) }},
+		{key: "portal.logo", usage: "image file (PNG, JPEG, SVG, WebP) shown beside the portal's name",
+			ptr: func(c *Config) any { return &c.Portal.Logo }, check: func(c *Config) string { return checkLogo(c.Portal.Logo) }},
+		{key: "portal.primary_color", usage: "portal's main colour, #rgb or #rrggbb",
+			ptr: func(c *Config) any { return &c.Portal.PrimaryColor }, check: func(c *Config) string { return checkColor(c.Portal.PrimaryColor) }},
+		{key: "portal.accent_color", usage: "portal's accent colour, #rgb or #rrggbb",
+			ptr: func(c *Config) any { return &c.Portal.AccentColor }, check: func(c *Config) string { return checkColor(c.Portal.AccentColor) }},
+		{key: "portal.home", usage: "Markdown file shown above the catalogue (raw HTML is not rendered)",
+			ptr: func(c *Config) any { return &c.Portal.Home }},
+		{key: "portal.signup", usage: "let developers sign up on the portal",
+			ptr: func(c *Config) any { return &c.Portal.SignUp }},
+		{key: "portal.approval", usage: "new developers: auto (active at once) or manual (an operator approves them)",
+			ptr: func(c *Config) any { return &c.Portal.Approval }, check: func(c *Config) string { return oneOf(c.Portal.Approval, "auto", "manual") }},
+		{key: "portal.url", usage: "portal's public URL, for password reset links (default: its listener)",
+			ptr: func(c *Config) any { return &c.Portal.URL }, check: func(c *Config) string { return checkHTTPURL(c.Portal.URL) }},
+		{key: "portal.gateway_url", usage: "gateway's public URL shown to developers and used by try-it (default: the proxy listener)",
+			ptr: func(c *Config) any { return &c.Portal.GatewayURL }, check: func(c *Config) string { return checkHTTPURL(c.Portal.GatewayURL) }},
+		{key: "portal.smtp.addr", usage: "SMTP relay host:port for password reset mail (empty: links are logged for operators)",
+			ptr: func(c *Config) any { return &c.Portal.SMTP.Addr }, check: func(c *Config) string { return optionalAddr(c.Portal.SMTP.Addr) }},
+		{key: "portal.smtp.from", usage: "sender address of portal mail",
+			ptr: func(c *Config) any { return &c.Portal.SMTP.From }, check: func(c *Config) string {
+				if c.Portal.SMTP.Addr != "" && c.Portal.SMTP.From == "" {
+					return "is required when portal.smtp.addr is set"
+				}
+				return ""
+			}},
+		{key: "portal.smtp.username", usage: "SMTP user (PLAIN auth, only over TLS)",
+			ptr: func(c *Config) any { return &c.Portal.SMTP.Username }},
+		{key: "portal.smtp.password", usage: "SMTP password",
+			ptr: func(c *Config) any { return &c.Portal.SMTP.Password }},
 		{key: "tracing.otlp_endpoint", usage: "OTLP/HTTP traces URL to export spans to (empty: none)",
 			ptr: func(c *Config) any { return &c.Tracing.OTLPEndpoint }, check: func(c *Config) string { return checkHTTPURL(c.Tracing.OTLPEndpoint) }},
 		{key: "tracing.sample_percent", usage: "percentage of traces exported",
@@ -159,6 +192,26 @@ func optionalAddr(a string) string {
 		return ""
 	}
 	return checkAddr(a)
+}
+
+var colorRE = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+func checkColor(s string) string {
+	if s != "" && !colorRE.MatchString(s) {
+		return "must be a colour as #rgb or #rrggbb"
+	}
+	return ""
+}
+
+func checkLogo(s string) string {
+	if s == "" {
+		return ""
+	}
+	switch strings.ToLower(filepath.Ext(s)) {
+	case ".png", ".jpg", ".jpeg", ".svg", ".webp":
+		return ""
+	}
+	return "must be a .png, .jpg, .svg or .webp file"
 }
 
 func checkHTTPURL(s string) string {

@@ -28,27 +28,46 @@ type apiPageData struct {
 	HasDocument          bool
 	Reference            *reference
 	DocumentError        string // why the document could not be shown
+	Changelog            []changeEntry
+	TryEnabled           bool // the console is offered (sign-in is on)
+	Try                  tryForm
+	TryResult            *tryResult
+	Methods              []string
 }
 
 func (p *portal) apiPage(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.servedAPI(w, r)
+	if !ok {
+		return
+	}
+	p.render(w, http.StatusOK, "api.html", p.apiPageData(r, a))
+}
+
+// servedAPI loads the API named in the path, answering 404 for drafts and retired APIs
+// exactly as for names that never existed.
+func (p *portal) servedAPI(w http.ResponseWriter, r *http.Request) (*gatehouse.API, bool) {
 	name := r.PathValue("name")
 	a, err := p.opts.Store.API(r.Context(), name)
 	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || (err == nil && !a.State.Served()) {
-		// Drafts and retired APIs are answered exactly like names that never existed.
 		p.fail(w, r, http.StatusNotFound, gatehouse.ENotFound, "no published API is called "+name)
-		return
+		return nil, false
 	}
 	if err != nil {
 		p.opts.Logger.Error("portal api", "api", name, "err", err)
 		p.fail(w, r, http.StatusServiceUnavailable, gatehouse.EUnavailable, "the catalogue is unavailable right now")
-		return
+		return nil, false
 	}
+	return a, true
+}
+
+func (p *portal) apiPageData(r *http.Request, a *gatehouse.API) apiPageData {
 	d := apiPageData{
-		layoutData: p.layout(a.Name), Name: a.Name, Version: a.Version, State: string(a.State),
+		layoutData: p.layoutFor(r, a.Name), Name: a.Name, Version: a.Version, State: string(a.State),
 		Description: paragraphs(a.Description), BaseURL: p.baseURL(a),
 		Deprecated: a.State == gatehouse.StateDeprecated, Sunset: newDate(a.Sunset),
 		HasDocument: strings.TrimSpace(a.OpenAPI) != "",
 	}
+	d.Nav = "apis"
 	scheme := "https"
 	if strings.HasPrefix(p.opts.GatewayURL, "http://") {
 		scheme = "http"
@@ -76,5 +95,9 @@ func (p *portal) apiPage(w http.ResponseWriter, r *http.Request) {
 			d.Routes = append(d.Routes, routeView{Name: rt.Name, Methods: rt.Methods, Path: rt.Path})
 		}
 	}
-	p.render(w, http.StatusOK, "api.html", d)
+	d.Changelog = p.changelog(r.Context(), a.Name)
+	d.TryEnabled = p.sessions != nil
+	d.Try = defaultTry(a, r.URL.Query())
+	d.Methods = tryMethods
+	return d
 }

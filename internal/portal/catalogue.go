@@ -94,7 +94,7 @@ func (p *portal) index(w http.ResponseWriter, r *http.Request) {
 	if q != "" || tag != "" {
 		title = "Search results"
 	}
-	page := indexPage{layoutData: p.layout(title), Query: q, Tag: tag, Total: len(apis), Filtered: q != "" || tag != ""}
+	page := indexPage{layoutData: p.layoutFor(r, title), Query: q, Tag: tag, Total: len(apis), Filtered: q != "" || tag != ""}
 	seen := map[string]bool{}
 	for _, a := range apis {
 		for _, t := range a.Tags {

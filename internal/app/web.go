@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
+	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
+)
+
+// newPortal builds the developer portal from the portal.* settings. Sign-in needs a
+// store that keeps sessions (both SQL stores do).
+func newPortal(cfg config.Config, st gatehouse.Store, obs *observe, svc *services, proxyL, portalL net.Listener, log *slog.Logger) (http.Handler, error) {
+	pc := cfg.Portal
+	b := portal.Branding{Name: pc.Name, PrimaryColor: pc.PrimaryColor, AccentColor: pc.AccentColor}
+	if pc.Logo != "" {
+		data, err := os.ReadFile(pc.Logo)
+		if err != nil {
+			return nil, fmt.Errorf("portal.logo: %w", err)
+		}
+		b.Logo, b.LogoType = data, mime.TypeByExtension(strings.ToLower(filepath.Ext(pc.Logo)))
+	}
+	if pc.Home != "" {
+		data, err := os.ReadFile(pc.Home)
+		if err != nil {
+			return nil, fmt.Errorf("portal.home: %w", err)
+		}
+		b.Home = string(data)
+	}
+	gatewayURL := pc.GatewayURL
+	if gatewayURL == "" {
+		gatewayURL = baseURL(proxyL)
+	}
+	portalURL := pc.URL
+	if portalURL == "" {
+		portalURL = baseURL(portalL)
+	}
+	opts := portal.Options{Store: st, Logger: log, GatewayURL: gatewayURL, PortalURL: portalURL, Brand: b,
+		SignUp: pc.SignUp, ManualApproval: pc.Approval == "manual", Query: obs.query,
+		Quotas: func(app string) []quota.Usage { return svc.usage.Snapshot(app, time.Now()) }}
+	if ss, ok := st.(session.Store); ok {
+		opts.Sessions = ss
+	} else {
+		log.Warn("this store keeps no sessions: the portal offers no sign-in")
+	}
+	if pc.SMTP.Addr != "" {
+		opts.Mailer = portal.SMTP{Addr: pc.SMTP.Addr, From: pc.SMTP.From, Username: pc.SMTP.Username, Password: pc.SMTP.Password}
+	}
+	return portal.New(opts)
+}
+
+// pruneSessions deletes expired sessions and reset links every interval until ctx ends.
+func pruneSessions(ctx context.Context, st gatehouse.Store, every time.Duration, log *slog.Logger) {
+	ss, ok := st.(session.Store)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := ss.PruneSessions(ctx, now); err != nil {
+				log.Warn("pruning expired sessions", "err", err)
+			} else if n > 0 {
+				log.Debug("pruned expired sessions", "count", n)
+			}
+		}
+	}
+}
