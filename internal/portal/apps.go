@@ -201,19 +201,19 @@ type quotaRow struct {
 
 type appPage struct {
 	layoutData
-	App       *gatehouse.App
-	Display   string
-	Keys      []keyRow
-	Subs      []subRow
-	Plans     []planRow
-	NewSecret string // a key just created or rotated: shown this once
-	NewKeyID  string
-	Notice    string
-	Error     string
-	Range     string
-	Ranges    []rangeOpt
-	Usage     *usageView
-	Quotas    []quotaRow
+	App        *gatehouse.App
+	Display    string
+	Keys       []keyRow
+	Subs       []subRow
+	Plans      []planRow
+	NewSecret  string // a key just created or rotated: shown this once
+	NewKeyID   string
+	Notice     string
+	Error      string
+	Range      string
+	Ranges     []rangeOpt
+	Usage      *usageView
+	Quotas     []quotaRow
 	GatewayURL string
 }
 

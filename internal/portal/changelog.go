@@ -23,13 +23,13 @@ type changeEntry struct {
 const changelogSize = 20
 
 type apiSnap struct {
-	Version     string              `json:"version"`
-	State       gatehouse.APIState  `json:"state"`
-	Description string              `json:"description"`
-	OpenAPI     string              `json:"openapi"`
-	Routes      json.RawMessage     `json:"routes"`
-	Sunset      *string             `json:"sunset"`
-	Path        string              `json:"path"`
+	Version     string             `json:"version"`
+	State       gatehouse.APIState `json:"state"`
+	Description string             `json:"description"`
+	OpenAPI     string             `json:"openapi"`
+	Routes      json.RawMessage    `json:"routes"`
+	Sunset      *string            `json:"sunset"`
+	Path        string             `json:"path"`
 }
 
 func (p *portal) changelog(ctx context.Context, api string) []changeEntry {
