@@ -301,7 +301,7 @@ func (p *portal) renderApp(w http.ResponseWriter, r *http.Request, s *signedIn, 
 	for _, pl := range plans.Items {
 		row := planRow{Name: pl.Name, Description: pl.Description, APIs: pl.APIs, Manual: pl.Approval == gatehouse.ApprovalManual, Subscribed: subscribed[pl.Name]}
 		if rl := pl.RateLimit; rl != nil {
-			row.Limits = append(row.Limits, fmt.Sprintf("%d requests per %s", rl.Limit, rl.Window.D()))
+			row.Limits = append(row.Limits, fmt.Sprintf("%d requests per %s", rl.Limit, per(rl.Window.D())))
 		}
 		if q := pl.Quota; q != nil {
 			row.Limits = append(row.Limits, fmt.Sprintf("%d requests per %s", q.Limit, q.Period))
@@ -334,6 +334,22 @@ func (p *portal) renderApp(w http.ResponseWriter, r *http.Request, s *signedIn, 
 	}
 	w.Header().Set("Cache-Control", "no-store") // may hold a new key's secret
 	p.render(w, status, "app.html", d)
+}
+
+// per says a rate window as people do: "second", "minute", "5 minutes", "1h30m0s".
+func per(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d == u.d {
+			return u.name
+		}
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d %ss", d/u.d, u.name)
+		}
+	}
+	return d.String()
 }
 
 func appDisplay(a *gatehouse.App) string {

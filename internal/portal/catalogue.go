@@ -2,6 +2,7 @@ package portal
 
 import (
 	"cmp"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,8 +51,9 @@ type indexPage struct {
 	Query, Tag string
 	AllTags    []string // for the tag select
 	Cards      []card
-	Total      int  // APIs in the catalogue before filtering
-	Filtered   bool // a query or tag is in effect
+	Total      int           // APIs in the catalogue before filtering
+	Filtered   bool          // a query or tag is in effect
+	Home       template.HTML // the branded home text, sanitised Markdown; only unfiltered
 }
 
 func apiURL(name string) string { return "/apis/" + url.PathEscape(name) }
@@ -95,6 +97,10 @@ func (p *portal) index(w http.ResponseWriter, r *http.Request) {
 		title = "Search results"
 	}
 	page := indexPage{layoutData: p.layoutFor(r, title), Query: q, Tag: tag, Total: len(apis), Filtered: q != "" || tag != ""}
+	page.Nav = "apis"
+	if !page.Filtered {
+		page.Home = p.brand.home
+	}
 	seen := map[string]bool{}
 	for _, a := range apis {
 		for _, t := range a.Tags {

@@ -93,3 +93,10 @@ func mustNotContain(t *testing.T, page string, unwanted ...string) {
 		}
 	}
 }
+
+func newServerWith(tb testing.TB, h http.Handler) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return srv
+}

@@ -263,7 +263,11 @@ func layoutLine(c Chart) *line {
 		if len(c.Times) > 0 {
 			parts = append(parts, c.Times[0].String())
 		}
-		l.id = hashID("chart-", parts...)
+		values := make([][]float64, len(c.Series))
+		for i, s := range c.Series {
+			values[i] = s.Values
+		}
+		l.id = hashID("chart-", parts, values...)
 	}
 	return l
 }

@@ -278,11 +278,14 @@ func TestLineID(t *testing.T) {
 	a := Chart{Title: "A", Times: times(t0, time.Minute, 2), Series: []Series{{Name: "x", Values: []float64{1, 2}}}}
 	b := a
 	b.Title = "B"
+	c := a
+	c.Series = []Series{{Name: "x", Values: []float64{1, 3}}}
 	ra, _ := render(t, a)
 	ra2, _ := render(t, a)
 	rb, _ := render(t, b)
-	if ra.attrs["id"] != ra2.attrs["id"] || ra.attrs["id"] == rb.attrs["id"] {
-		t.Errorf("derived ids %q %q %q: want stable and distinct", ra.attrs["id"], ra2.attrs["id"], rb.attrs["id"])
+	rc, _ := render(t, c)
+	if ra.attrs["id"] != ra2.attrs["id"] || ra.attrs["id"] == rb.attrs["id"] || ra.attrs["id"] == rc.attrs["id"] {
+		t.Errorf("derived ids %q %q %q %q: want stable and distinct", ra.attrs["id"], ra2.attrs["id"], rb.attrs["id"], rc.attrs["id"])
 	}
 	a.ID = "traffic"
 	if r, _ := render(t, a); r.attrs["id"] != "traffic" || r.first("title").attrs["id"] != "traffic-title" {

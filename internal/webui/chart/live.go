@@ -49,7 +49,7 @@ func LiveFigure(id, title, src string, fields []LiveField) template.HTML {
 		title = "Live"
 	}
 	if id = cleanID(id); id == "" {
-		id = hashID("live-", append([]string{title, src}, keys...)...)
+		id = hashID("live-", append([]string{title, src}, keys...))
 	}
 	f := newFrame(0, 0)
 

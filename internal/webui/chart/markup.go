@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"strconv"
@@ -9,9 +10,9 @@ import (
 
 // appendText appends s escaped for both HTML and XML, as text or inside a double-quoted
 // attribute: the five markup characters become character references, invalid UTF-8
-// becomes U+FFFD, and characters XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF) are
-// dropped, so a hostile name can neither break out of its element nor make the SVG
-// ill-formed.
+// becomes U+FFFD, and control characters (but tab, CR and LF) and U+FFFE and U+FFFF are
+// dropped, as XML forbids or HTML frowns on them. A hostile name can neither break out
+// of its element nor make the SVG ill-formed.
 func appendText(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -67,11 +68,18 @@ func cleanID(s string) string {
 // hashID names an element that was given no id, from what it shows: stable across
 // renders (so pages and golden files do not churn) and distinct for different charts on
 // one page, without a package-level counter.
-func hashID(prefix string, parts ...string) string {
+func hashID(prefix string, parts []string, values ...[]float64) string {
 	h := fnv.New64a()
 	for _, p := range parts {
 		_, _ = h.Write([]byte(p))
 		_, _ = h.Write([]byte{0})
+	}
+	var buf [8]byte
+	for _, vs := range values {
+		for _, v := range vs {
+			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
+			_, _ = h.Write(buf[:])
+		}
 	}
 	return prefix + strconv.FormatUint(h.Sum64(), 36)
 }

@@ -121,7 +121,7 @@ years:
 		first += step
 	}
 	var ticks []timeTick
-	for k := first; len(ticks) <= maxLabels; k += step {
+	for k := first; len(ticks) < maxLabels; k += step {
 		at := secs(monthStart(k))
 		if at > t1 || at < t0 { // below t0 only if the year arithmetic overflowed
 			break
