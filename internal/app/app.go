@@ -153,6 +153,11 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		log.Error("initial route table load failed", "err", err)
 	}
 
+	gatewayURL, portalURL := publicURLs(cfg, proxyL, portalL)
+	dash, err := newDashboard(st, obs, rt, gw, portalURL, gatewayURL, log.With("component", "dashboard"))
+	if err != nil {
+		return fmt.Errorf("building dashboard: %w", err)
+	}
 	var adminAuth func(*http.Request) error
 	adminH := admin.New(admin.Options{
 		Store:        st,
@@ -168,6 +173,12 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 			adminAuth = auth // admin.New calls this before returning
 			rt.Mount(mux, auth)
 			obs.mount(mux, auth)
+			if dash != nil {
+				mux.Handle("/ui/", dash)
+				mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, "/ui/", http.StatusFound)
+				})
+			}
 		},
 		Ready: func(context.Context) error {
 			if err := gw.Ready(); err != nil {
@@ -180,7 +191,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 			return nil
 		},
 	})
-	portalH, err := newPortal(cfg, st, obs, svc, proxyL, portalL, log.With("component", "portal"))
+	portalH, err := newPortal(cfg, st, obs, svc, gatewayURL, portalURL, log.With("component", "portal"))
 	if err != nil {
 		return fmt.Errorf("building portal: %w", err)
 	}
@@ -375,6 +386,7 @@ func printBanner(w io.Writer, servers []*server, bootstrap string, seeded *demo.
 		}
 		fmt.Fprintf(w, "  open %s/ for the developer portal\n", baseURL(servers[2].l))
 	}
+	fmt.Fprintf(w, "\nOperator dashboard: %s/ui/ (sign in with the admin token)\n", baseURL(servers[1].l))
 }
 
 // redactDSN hides a password in a store DSN before it reaches a log or an error.

@@ -13,7 +13,11 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/alerts"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/dashboard"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/realtime"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
@@ -21,7 +25,7 @@ import (
 
 // newPortal builds the developer portal from the portal.* settings. Sign-in needs a
 // store that keeps sessions (both SQL stores do).
-func newPortal(cfg config.Config, st gatehouse.Store, obs *observe, svc *services, proxyL, portalL net.Listener, log *slog.Logger) (http.Handler, error) {
+func newPortal(cfg config.Config, st gatehouse.Store, obs *observe, svc *services, gatewayURL, portalURL string, log *slog.Logger) (http.Handler, error) {
 	pc := cfg.Portal
 	b := portal.Branding{Name: pc.Name, PrimaryColor: pc.PrimaryColor, AccentColor: pc.AccentColor}
 	if pc.Logo != "" {
@@ -38,14 +42,6 @@ func newPortal(cfg config.Config, st gatehouse.Store, obs *observe, svc *service
 		}
 		b.Home = string(data)
 	}
-	gatewayURL := pc.GatewayURL
-	if gatewayURL == "" {
-		gatewayURL = baseURL(proxyL)
-	}
-	portalURL := pc.URL
-	if portalURL == "" {
-		portalURL = baseURL(portalL)
-	}
 	opts := portal.Options{Store: st, Logger: log, GatewayURL: gatewayURL, PortalURL: portalURL, Brand: b,
 		SignUp: pc.SignUp, ManualApproval: pc.Approval == "manual", Query: obs.query,
 		Quotas: func(app string) []quota.Usage { return svc.usage.Snapshot(app, time.Now()) }}
@@ -58,6 +54,19 @@ func newPortal(cfg config.Config, st gatehouse.Store, obs *observe, svc *service
 		opts.Mailer = portal.SMTP{Addr: pc.SMTP.Addr, From: pc.SMTP.From, Username: pc.SMTP.Username, Password: pc.SMTP.Password}
 	}
 	return portal.New(opts)
+}
+
+// publicURLs are the gateway's and the portal's URLs as people reach them: the settings,
+// or the listeners.
+func publicURLs(cfg config.Config, proxyL, portalL net.Listener) (gatewayURL, portalURL string) {
+	gatewayURL, portalURL = cfg.Portal.GatewayURL, cfg.Portal.URL
+	if gatewayURL == "" {
+		gatewayURL = baseURL(proxyL)
+	}
+	if portalURL == "" {
+		portalURL = baseURL(portalL)
+	}
+	return gatewayURL, portalURL
 }
 
 // pruneSessions deletes expired sessions and reset links every interval until ctx ends.
@@ -80,4 +89,28 @@ func pruneSessions(ctx context.Context, st gatehouse.Store, every time.Duration,
 			}
 		}
 	}
+}
+
+// newDashboard builds the operator dashboard, served under /ui/ on the admin listener.
+func newDashboard(st gatehouse.Store, obs *observe, rt *realtime.Node, gw *gateway.Gateway, portalURL, gatewayURL string, log *slog.Logger) (http.Handler, error) {
+	ss, ok := st.(session.Store)
+	if !ok {
+		return nil, nil // no sessions, no dashboard; the admin API still works
+	}
+	o := dashboard.Options{Store: st, Sessions: ss, Logger: log, Query: obs.query, Gateway: gw.Status, CheckAPI: gw.CheckAPI,
+		PortalURL: portalURL, GatewayURL: gatewayURL,
+		Connections: func() int64 {
+			s := rt.Status()
+			return s.Holds.HeldResponse + s.Holds.HeldStream + s.WebSockets.Connections
+		}}
+	if obs.api != nil {
+		o.Live = obs.api.ServeLive
+	}
+	if as, ok := st.(alerts.Store); ok {
+		o.Alerts = as
+	}
+	if obs.alerts != nil {
+		o.Firing = obs.alerts.Firing
+	}
+	return dashboard.New(o)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/analytics"
+	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,6 +92,14 @@ func genDocument(ops int) string {
 // of the APIs, big-api, has a document of 200 operations.
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
+	h, _ := benchStore(b, nil)
+	return h
+}
+
+// benchStore seeds the store of benchHandler and builds the portal with mod applied to
+// its options.
+func benchStore(b *testing.B, mod func(*Options)) (http.Handler, gatehouse.Store) {
+	b.Helper()
 	st := openStore(b)
 	ctx := context.Background()
 	small := genDocument(5)
@@ -127,17 +137,24 @@ func benchHandler(b *testing.B) http.Handler {
 		}
 	}
 	b.Logf("seeded the store in %v", time.Since(start).Round(time.Millisecond))
-	h, err := New(Options{Store: st, GatewayURL: "https://gw.example.com"})
+	o := Options{Store: st, GatewayURL: "https://gw.example.com"}
+	if mod != nil {
+		mod(&o)
+	}
+	h, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h
+	return h, st
 }
 
-func benchGet(b *testing.B, h http.Handler, path string) {
+func benchGet(b *testing.B, h http.Handler, path string, cookies ...*http.Cookie) {
 	b.Helper()
 	req := httptest.NewRequest("GET", path, nil)
 	req.Header.Set("Accept", "text/html")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
 	var size int
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -164,4 +181,61 @@ func BenchmarkCatalogue1000(b *testing.B) {
 // reading the API to the last byte: the document is parsed on every render.
 func BenchmarkAPIPage(b *testing.B) {
 	benchGet(b, benchHandler(b), "/apis/big-api")
+}
+
+// BenchmarkSignedIn renders a signed-in developer's pages in the same store: the app list
+// of a developer with 50 apps (the most an account may have) among 10,000, and an app's
+// page with 5 keys, 2 subscriptions and usage charts over 24 hours of per-minute rollups.
+func BenchmarkSignedIn(b *testing.B) {
+	mem := analytics.NewMemoryStore()
+	q := analytics.NewQuery(analytics.QueryOptions{Store: mem})
+	sessions := session.NewMemory()
+	h, st := benchStore(b, func(o *Options) { o.Sessions = sessions; o.Query = q })
+	ctx := context.Background()
+	email := "heavy@example.com"
+	if _, err := st.CreateDeveloper(ctx, &gatehouse.Developer{Email: email}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.CreatePlan(ctx, &gatehouse.Plan{Name: "free", APIs: []string{"api-0002"}}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.CreatePlan(ctx, &gatehouse.Plan{Name: "gold", APIs: []string{"api-0003"}, Approval: gatehouse.ApprovalManual}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range maxAppsPerDeveloper {
+		name := fmt.Sprintf("heavy-%02d", i)
+		if _, err := st.CreateApp(ctx, &gatehouse.App{Name: name, Title: "Heavy app", Developer: email}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 5 {
+		_, prefix, hash := gatehouse.NewSecret(gatehouse.KeySecretPrefix)
+		if _, err := st.CreateKey(ctx, &gatehouse.Key{App: "heavy-00", Prefix: prefix, Hash: hash}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, plan := range []string{"free", "gold"} {
+		if _, err := st.CreateSubscription(ctx, &gatehouse.Subscription{App: "heavy-00", Plan: plan}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	var rows []analytics.Rollup
+	for m := range 24 * 60 {
+		rows = append(rows, analytics.Rollup{Res: analytics.Minute, Start: now.Add(-time.Duration(m) * time.Minute), Node: "n1",
+			Dims:  analytics.Dims{API: "api-0002", App: "heavy-00", Developer: email, Kind: analytics.KindRequest, StatusClass: 2},
+			Count: 100, LatencySum: 100 * time.Millisecond})
+	}
+	if err := mem.WriteRollups(ctx, rows); err != nil {
+		b.Fatal(err)
+	}
+	// A signed-in browser: the session row as the sign-in form would make it.
+	token, _, id := gatehouse.NewSecret("s_")
+	if err := sessions.CreateSession(ctx, &session.Session{ID: id, Kind: session.KindDeveloper, Subject: email, CSRF: "c",
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	cookie := &http.Cookie{Name: "gh_portal", Value: token}
+	b.Run("apps", func(b *testing.B) { benchGet(b, h, "/apps", cookie) })
+	b.Run("app", func(b *testing.B) { benchGet(b, h, "/apps/heavy-00", cookie) })
 }

@@ -131,6 +131,12 @@ func (s *streamSub) Deliver(_ string, it *publish.Item) {
 // Update implements fanout.Subscriber: the stream has no origin to refresh from.
 func (s *streamSub) Update(string, fanout.Reason) {}
 
+// ServeLive serves the live stream of per-second aggregates (the same server-sent events
+// as GET /v1/analytics/live, including its api parameter) to another listener's page, such
+// as the operator dashboard. It does not authenticate: the caller must have checked that
+// the request's session may see the whole node's traffic.
+func (a *API) ServeLive(w http.ResponseWriter, r *http.Request) { a.stream(w, r) }
+
 // stream serves GET /v1/analytics/live.
 func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	if a.live == nil {
