@@ -17,9 +17,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/dashboard"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/realtime"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/quota"
+	"github.com/gatehouse-dev/gatehouse/internal/realtime"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 )
 
