@@ -117,3 +117,104 @@ func TestDeveloperJourney(t *testing.T) {
 		t.Errorf("console errors: %q", errs)
 	}
 }
+
+// TestOperatorApprovesAndWatchesLive is the dashboard end to end, in Chromium, through the
+// real binary: an operator signs in with the admin token, approves a pending subscription
+// from the queue, and watches the live chart move as the newly approved app's traffic
+// arrives.
+func TestOperatorApprovesAndWatchesLive(t *testing.T) {
+	t.Parallel()
+	webtest.Chromium(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }))
+	t.Cleanup(up.Close)
+	n := start(t, t.TempDir(), testToken)
+	n.create("/v1/apis", map[string]any{"name": "ledger", "state": "published", "path": "/ledger",
+		"upstream": map[string]any{"targets": targets(up.URL)}, "policies": []map[string]any{{"type": "key-auth"}}})
+	planRev := n.create("/v1/plans", map[string]any{"name": "partner", "apis": []string{"ledger"}, "approval": "manual"})
+	n.create("/v1/developers", map[string]any{"email": "pat@example.com", "name": "Pat"})
+	n.create("/v1/apps", map[string]any{"name": "pat-app", "developer": "pat@example.com"})
+	var sub struct{ ID, Status string }
+	n.call("POST", "/v1/subscriptions", map[string]any{"app": "pat-app", "plan": "partner"}, &sub)
+	if sub.Status != "pending" {
+		t.Fatalf("subscription %+v", sub)
+	}
+	var key struct{ Key string }
+	n.call("POST", "/v1/apps/pat-app/keys", map[string]any{}, &key)
+	n.waitTable(planRev)
+	if st, _ := getWithKey(n.proxy()+"/ledger/x", key.Key); st != http.StatusForbidden && st != http.StatusUnauthorized {
+		t.Fatalf("pending subscription: the key got %d", st)
+	}
+
+	b := webtest.New(t, webtest.Timeout(30*time.Second))
+	if st := b.Go(n.admin() + "/ui/"); st != 200 { // redirected to the sign-in page
+		t.Fatalf("dashboard: %d", st)
+	}
+	checkPage(t, b, "signin")
+	b.Fill("#token", n.token)
+	b.Click("#signin-token")
+	b.WaitVisible("#live-traffic")
+
+	b.Go(n.admin() + "/ui/subscriptions?status=pending")
+	checkPage(t, b, "queue")
+	b.Click("button[name=action][value=approve]")
+	eventually(t, 10*time.Second, func() error {
+		var got struct{ Status string }
+		n.call("GET", "/v1/subscriptions/"+sub.ID, nil, &got)
+		if got.Status != "active" {
+			return fmt.Errorf("after approval the subscription is %q", got.Status)
+		}
+		return nil
+	})
+	var audit struct{ Items []struct{ Actor, Resource string } }
+	n.call("GET", "/v1/audit?resource=subscription", nil, &audit)
+	if len(audit.Items) == 0 || !strings.HasPrefix(audit.Items[0].Actor, "token:") {
+		t.Errorf("audit of the approval: %+v", audit.Items)
+	}
+
+	// Traffic with the approved key, while the overview is open.
+	b.Go(n.admin() + "/ui/")
+	b.WaitVisible("#live-traffic")
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		ok := 0
+		for {
+			select {
+			case <-stop:
+				done <- ok
+				return
+			default:
+			}
+			if st, err := getWithKey(n.proxy()+"/ledger/x", key.Key); err == nil && st == 200 {
+				ok++
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	var live struct {
+		State  string
+		Points int
+		Max    float64
+	}
+	for time.Now().Before(deadline) {
+		b.Eval(`(() => { const f = document.getElementById("live-traffic");
+			const o = f.querySelector('output[data-field="count"]');
+			return {state: f.dataset.state || "", points: Number(f.dataset.points || 0), max: Number((o && o.textContent || "").replace(/[^0-9.]/g, "")) || 0}; })()`, &live)
+		if live.Points >= 3 && live.Max > 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	close(stop)
+	if ok := <-done; ok == 0 {
+		t.Fatal("the approved key never got through")
+	}
+	if live.State != "open" || live.Points < 3 || live.Max <= 0 {
+		t.Fatalf("the live chart did not move: %+v", live)
+	}
+	checkPage(t, b, "overview-live")
+	if errs := b.ConsoleErrors(); len(errs) != 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+}
