@@ -165,7 +165,9 @@ func TestOperatorApprovesAndWatchesLive(t *testing.T) {
 		}
 		return nil
 	})
-	var audit struct{ Items []struct{ Actor, Resource string } }
+	var audit struct {
+		Items []struct{ Actor, Resource string }
+	}
 	n.call("GET", "/v1/audit?resource=subscription", nil, &audit)
 	if len(audit.Items) == 0 || !strings.HasPrefix(audit.Items[0].Actor, "token:") {
 		t.Errorf("audit of the approval: %+v", audit.Items)
