@@ -389,6 +389,15 @@ shop   ann@example.com   The shop      2026-01-02T03:04:05Z
 		t.Errorf("key list:\n%s", keys)
 	}
 	id := strings.Fields(strings.Split(keys, "\n")[1])[0]
+	other := strings.Fields(strings.Split(keys, "\n")[2])[0]
+	out = h.ok("key", "rotate", "--app", "shop", other, "--overlap", "1h")
+	if !strings.HasPrefix(out, "rotated key "+other+" of app shop: the old key stops working in 1h; the new key is key_") ||
+		!regexp.MustCompile(`(?m)^    gh_[a-z2-7]{8}_[a-z2-7]+$`).MatchString(out) {
+		t.Errorf("key rotate:\n%s", out)
+	}
+	if r := h.run("key", "rotate", "--app", "shop", "key_nope"); r.code == 0 {
+		t.Errorf("rotating a missing key succeeded: %+v", r)
+	}
 	diff(t, "revoke", "revoked key "+id+" of app shop\n", h.ok("key", "revoke", "--app", "shop", id))
 	if got := h.ok("key", "get", id, "--app", "shop"); !strings.Contains(got, "revoked") {
 		t.Errorf("key get after revoke:\n%s", got)

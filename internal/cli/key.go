@@ -63,6 +63,31 @@ func newKeyCmd(e *env) *cobra.Command {
 			return e.printDone(k, "revoked key %s of app %s", k.ID, k.App)
 		},
 	}
+	var overlap gatehouse.Duration
+	rotate := &cobra.Command{
+		Use:   "rotate --app APP ID [--overlap 24h]",
+		Short: "Replace a key with a new one; the old one keeps working for --overlap",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := e.client().RotateKey(cmd.Context(), appName, args[0], overlap)
+			if err != nil {
+				return fmt.Errorf("rotating key %s: %w", args[0], err)
+			}
+			if e.output != "table" {
+				fmt.Fprintln(e.stderr, `note: "key" is the new secret; it is shown only this once`)
+				return e.printData(k)
+			}
+			ends := "now"
+			if overlap > 0 {
+				ends = "in " + overlap.String()
+			}
+			fmt.Fprintf(e.stdout, "rotated key %s of app %s: the old key stops working %s; the new key is %s\n\n    %s\n\n",
+				args[0], k.App, ends, k.ID, k.Secret)
+			fmt.Fprintln(e.stdout, "This is the only time the new key is shown: store it now.")
+			return nil
+		},
+	}
+	rotate.Flags().Var(durationFlag{&overlap}, "overlap", "how long the old key keeps working beside the new one (24h); default 0: it stops at once")
 	del := &cobra.Command{
 		Use:     "delete --app APP ID",
 		Aliases: []string{"rm"},
@@ -75,7 +100,7 @@ func newKeyCmd(e *env) *cobra.Command {
 			return e.printDone(nil, "deleted key %s of app %s", args[0], appName)
 		},
 	}
-	for _, c := range []*cobra.Command{get, revoke, del} {
+	for _, c := range []*cobra.Command{get, revoke, rotate, del} {
 		c.PreRunE = needApp
 	}
 
@@ -85,7 +110,7 @@ func newKeyCmd(e *env) *cobra.Command {
 		Short:   "Manage the API keys of apps",
 	}
 	cmd.PersistentFlags().StringVar(&appName, "app", "", "the app the keys belong to (required)")
-	cmd.AddCommand(list, get, newKeyCreateCmd(e, &appName), revoke, del)
+	cmd.AddCommand(list, get, newKeyCreateCmd(e, &appName), revoke, rotate, del)
 	return cmd
 }
 

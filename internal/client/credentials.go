@@ -75,6 +75,13 @@ func (c *Client) RevokeKey(ctx context.Context, app, id string) (*gatehouse.Key,
 	return send[*gatehouse.Key](ctx, c, http.MethodPost, path("apps", app, "keys", id, "revoke"), nil, 0)
 }
 
+// RotateKey issues a successor of key id of app and makes the old key stop working
+// after overlap (at once when 0). The answer holds the new key's secret, this once.
+func (c *Client) RotateKey(ctx context.Context, app, id string, overlap gatehouse.Duration) (*CreatedKey, error) {
+	return send[*CreatedKey](ctx, c, http.MethodPost, path("apps", app, "keys", id, "rotate"),
+		map[string]gatehouse.Duration{"overlap": overlap}, 0)
+}
+
 // DeleteKey deletes key id of app.
 func (c *Client) DeleteKey(ctx context.Context, app, id string) error {
 	return del(ctx, c, path("apps", app, "keys", id), 0)

@@ -191,6 +191,31 @@ func (s *Server) keyRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, k)
 	})
+	mux.HandleFunc("POST /v1/apps/{name}/keys/{id}/rotate", func(w http.ResponseWriter, r *http.Request) {
+		old, ok := lookup(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Overlap gatehouse.Duration `json:"overlap"`
+		}
+		if err := decode(r, &req); err != nil {
+			writeProblem(w, err)
+			return
+		}
+		secret, prefix, hash := gatehouse.NewSecret(gatehouse.KeySecretPrefix)
+		k := &gatehouse.Key{ID: s.nextID("key"), App: old.App, Name: old.Name, Prefix: prefix, Hash: hash,
+			CreatedAt: s.now, ExpiresAt: old.ExpiresAt}
+		store(s, s.keys, k, gatehouse.ActionCreate)
+		ends := s.now.Add(req.Overlap.D())
+		old.ExpiresAt = &ends
+		s.rev++
+		s.record(gatehouse.KindKey, old.ID, gatehouse.ActionUpdate)
+		writeJSON(w, http.StatusCreated, struct {
+			*gatehouse.Key
+			Secret string `json:"key"`
+		}{k, secret})
+	})
 	mux.HandleFunc("DELETE /v1/apps/{name}/keys/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if k, ok := lookup(w, r); ok {
 			remove(s, s.keys, k.ID)
