@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is zero. It is larger
@@ -50,6 +51,10 @@ type Options struct {
 	// checks the request's admin token as every admin route does (read-only roles may
 	// only GET), when they need it.
 	Extra func(mux *http.ServeMux, authenticate func(*http.Request) error)
+	// Sessions keeps admin users and password reset links; nil answers those routes 404.
+	Sessions session.Store
+	// PortalURL is the base of password reset links.
+	PortalURL string
 }
 
 // server holds the dependencies of every handler. It has no package-level state: two
@@ -64,6 +69,8 @@ type server struct {
 	apiCheck  func(*gatehouse.API) error
 	planCheck func(*gatehouse.Plan) error
 	degraded  func() []string
+	sessions  session.Store
+	portalURL string
 	purge     func(ctx context.Context, api string) error
 	now       func() time.Time
 	tokens    *tokenCache
@@ -88,6 +95,8 @@ func newServer(opts Options) *server {
 		planCheck: opts.CheckPlan,
 		degraded:  opts.Degraded,
 		purge:     opts.PurgeCache,
+		sessions:  opts.Sessions,
+		portalURL: opts.PortalURL,
 		now:       time.Now,
 		mux:       http.NewServeMux(),
 	}

@@ -328,6 +328,10 @@ func schemaTypes() map[string]reflect.Type {
 		"KeyPage":           reflect.TypeFor[page](),
 		"SubscriptionPage":  reflect.TypeFor[page](),
 		"AdminTokenPage":    reflect.TypeFor[page](),
+		"AdminUser":         reflect.TypeFor[userView](),
+		"AdminUserWrite":    reflect.TypeFor[userWrite](),
+		"AdminUserPage":     reflect.TypeFor[page](),
+		"ResetLink":         reflect.TypeFor[resetLink](),
 		"AuditPage":         reflect.TypeFor[page](),
 
 		// Routes mounted through Options.Extra (extraRoutes).

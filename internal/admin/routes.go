@@ -78,6 +78,12 @@ func (s *server) routes() []route {
 		{post, "/v1/admin-tokens", false, s.createAdminToken},
 		{del, "/v1/admin-tokens/{id}", false, s.deleteAdminToken},
 
+		{get, "/v1/admin-users", false, s.listAdminUsers},
+		{post, "/v1/admin-users", false, s.createAdminUser},
+		{put, "/v1/admin-users/{name}", false, s.updateAdminUser},
+		{del, "/v1/admin-users/{name}", false, s.deleteAdminUser},
+		{post, "/v1/developers/{email}/reset-link", false, s.createResetLink},
+
 		{get, "/v1/audit", false, s.listAudit},
 	}
 }

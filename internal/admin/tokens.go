@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -77,10 +78,34 @@ func (s *server) deleteAdminToken(w http.ResponseWriter, r *http.Request) error 
 	if self := tokenFrom(r.Context()); self != nil && self.ID == id {
 		return gatehouse.Errorf(gatehouse.EConflict, "an admin token cannot delete itself; use another admin token")
 	}
+	name := s.tokenName(r.Context(), id)
 	if err := s.store.DeleteAdminToken(r.Context(), id); err != nil {
 		return err
 	}
 	s.tokens.forget(id)
+	if name != "" {
+		s.endTokenSessions(r.Context(), name) // dashboard sign-ins made with it end too
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// tokenName finds the name of token id ("" if none): tokens are few, so a scan is fine.
+func (s *server) tokenName(ctx context.Context, id string) string {
+	o := gatehouse.ListOptions{Limit: gatehouse.MaxPageSize}
+	for {
+		pg, err := s.store.AdminTokens(ctx, o)
+		if err != nil {
+			return ""
+		}
+		for _, t := range pg.Items {
+			if t.ID == id {
+				return t.Name
+			}
+		}
+		if pg.Next == "" {
+			return ""
+		}
+		o.After = pg.Next
+	}
 }

@@ -169,6 +169,8 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 		CheckPlan:    gw.CheckPlan,
 		PurgeCache:   svc.PurgeCache,
 		Degraded:     svc.Degraded,
+		Sessions:     sessionStore(st),
+		PortalURL:    portalURL,
 		Extra: func(mux *http.ServeMux, auth func(*http.Request) error) {
 			adminAuth = auth // admin.New calls this before returning
 			rt.Mount(mux, auth)

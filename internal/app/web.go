@@ -114,3 +114,9 @@ func newDashboard(st gatehouse.Store, obs *observe, rt *realtime.Node, gw *gatew
 	}
 	return dashboard.New(o)
 }
+
+// sessionStore is st's session store, or nil when it keeps none.
+func sessionStore(st gatehouse.Store) session.Store {
+	ss, _ := st.(session.Store)
+	return ss
+}
