@@ -386,7 +386,11 @@ func printBanner(w io.Writer, servers []*server, bootstrap string, seeded *demo.
 			fmt.Fprintf(w, "  curl -N -H 'X-Api-Key: %s' %s%s/stream   # held open; then, elsewhere:\n", seeded.Key, proxy, seeded.API.Path)
 			fmt.Fprintf(w, "  gatehouse publish demo \"hello\"                   # with GATEHOUSE_TOKEN set\n")
 		}
-		fmt.Fprintf(w, "  open %s/ for the developer portal\n", baseURL(servers[2].l))
+		if seeded.Password != "" {
+			fmt.Fprintf(w, "  open %s/ for the developer portal: sign in as %s with password %s\n", baseURL(servers[2].l), demo.DeveloperMail, seeded.Password)
+		} else {
+			fmt.Fprintf(w, "  open %s/ for the developer portal\n", baseURL(servers[2].l))
+		}
 	}
 	fmt.Fprintf(w, "\nOperator dashboard: %s/ui/ (sign in with the admin token)\n", baseURL(servers[1].l))
 }

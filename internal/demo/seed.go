@@ -3,9 +3,11 @@ package demo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 )
 
 // Names of the seeded resources.
@@ -21,6 +23,9 @@ const (
 type Seeded struct {
 	API *gatehouse.API
 	Key string // a fresh demo key secret (secrets are stored hashed, so each start makes one)
+	// Password signs the demo developer in to the portal; fresh on each start, like Key.
+	// Empty when the store keeps no accounts.
+	Password string
 }
 
 // Seed makes sure the demo resources exist, pointing the demo API at upstreamURL. It
@@ -118,5 +123,18 @@ func Seed(ctx context.Context, st gatehouse.Store, upstreamURL string) (*Seeded,
 	if _, err := st.CreateKey(ctx, &gatehouse.Key{App: AppName, Name: KeyName, Prefix: prefix, Hash: hash}); err != nil {
 		return nil, fmt.Errorf("issuing demo key: %w", err)
 	}
-	return &Seeded{API: api, Key: secret}, nil
+	out := &Seeded{API: api, Key: secret}
+	if ss, ok := st.(session.Store); ok {
+		pw, _, _ := gatehouse.NewSecret("")
+		out.Password = strings.ReplaceAll(pw, "_", "-")
+		if err := ss.PutAccount(ctx, &session.Account{Kind: session.KindDeveloper, Subject: DeveloperMail,
+			PasswordHash: session.HashPassword(out.Password)}); err != nil {
+			return nil, fmt.Errorf("setting the demo developer's password: %w", err)
+		}
+		// The previous start's password no longer works: end its sessions too.
+		if err := ss.DeleteSessions(ctx, session.KindDeveloper, DeveloperMail); err != nil {
+			return nil, fmt.Errorf("ending old demo sessions: %w", err)
+		}
+	}
+	return out, nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,6 +94,22 @@ func TestDemo(t *testing.T) {
 	code, body, err := get(n.portal() + "/")
 	if err != nil || code != 200 || !strings.Contains(body, "demo") {
 		t.Errorf("portal: %d %v\n%s", code, err, body)
+	}
+	// The banner's portal password signs the demo developer in, and their app is there.
+	pw := regexp.MustCompile(`sign in as demo@example\.com with password (\S+)`).FindStringSubmatch(n.stdout.String())
+	if pw == nil {
+		t.Fatalf("no portal password in the banner:\n%s", n.stdout)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	sresp, err = browser.PostForm(n.portal()+"/signin", url.Values{"email": {"demo@example.com"}, "password": {pw[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(sresp.Body)
+	sresp.Body.Close()
+	if sresp.StatusCode != 200 || !strings.Contains(string(page), `href="/apps/demo-app"`) {
+		t.Errorf("demo sign-in: %d\n%s", sresp.StatusCode, page)
 	}
 
 	firstKey := curl[1]
