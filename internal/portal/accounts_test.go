@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/analytics"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 )
 
@@ -457,4 +459,40 @@ func TestHostileAppPages(t *testing.T) {
 		}
 		assertInert(t, page)
 	}
+}
+
+// TestUsageAndQuotaCharts: the app page draws the app's own traffic (not another app's)
+// and its quota use over the period against the limit.
+func TestUsageAndQuotaCharts(t *testing.T) {
+	mem := analytics.NewMemoryStore()
+	now := time.Now().UTC()
+	minute := now.Truncate(time.Minute).Add(-2 * time.Minute)
+	rows := []analytics.Rollup{
+		{Res: analytics.Minute, Start: minute, Node: "n", Count: 7, Errors: 2, LatencySum: 70 * time.Millisecond,
+			Dims: analytics.Dims{Kind: analytics.KindRequest, API: "orders", App: "mine", Plan: "free", StatusClass: 2}},
+		{Res: analytics.Minute, Start: minute, Node: "n", Count: 1000,
+			Dims: analytics.Dims{Kind: analytics.KindRequest, API: "orders", App: "theirs", Plan: "free", StatusClass: 2}},
+	}
+	if err := mem.WriteRollups(context.Background(), rows); err != nil {
+		t.Fatal(err)
+	}
+	e := newDevEnv(t, func(o *Options) {
+		o.Query = analytics.NewQuery(analytics.QueryOptions{Store: mem})
+		o.Quotas = func(app string) []quota.Usage {
+			if app != "mine" {
+				return nil
+			}
+			return []quota.Usage{{API: "orders", App: "mine", Plan: "free", Period: "day", Used: 7, Limit: 100,
+				Reset: now.Truncate(24 * time.Hour).Add(24 * time.Hour)}}
+		}
+	})
+	b := e.browser()
+	b.signup("ann@example.com", "correct horse battery")
+	if _, err := e.st.CreateApp(context.Background(), &gatehouse.App{Name: "mine", Developer: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	_, page := b.get("/apps/mine?range=1h")
+	mustContain(t, page, `<dd id="usage-total">7</dd>`, "Quota used this day", `value="7"`, "7 of 100 (7%)")
+	mustNotContain(t, page, ">1000<", ">1,007<")
+	assertInert(t, page)
 }

@@ -197,6 +197,7 @@ type quotaRow struct {
 	Used, Limit       int64
 	Percent           int
 	Reset             string
+	Chart             template.HTML // use so far in the period, against the limit
 }
 
 type appPage struct {
@@ -329,6 +330,9 @@ func (p *portal) renderApp(w http.ResponseWriter, r *http.Request, s *signedIn, 
 			if u.Limit > 0 {
 				q.Percent = int(min(100, math.Round(float64(u.Used)*100/float64(u.Limit))))
 			}
+			if p.opts.Query != nil {
+				q.Chart = p.quotaChart(ctx, a.Name, u.Plan, u.Period, u.Reset, u.Limit, now)
+			}
 			d.Quotas = append(d.Quotas, q)
 		}
 	}
@@ -408,9 +412,9 @@ func (p *portal) usage(ctx context.Context, app, rng string, now time.Time) *usa
 		Filters: analytics.Filters{Apps: []string{app}, Kinds: []analytics.Kind{analytics.KindRequest}}}); err == nil && tot.Count > 0 {
 		v.P99 = fmt.Sprintf("%.0f ms", tot.LatencyP99Ms)
 	}
-	v.Requests = chart.Line(chart.Chart{ID: "usage-requests", Title: "Requests and server errors", Unit: "req", Times: times,
+	v.Requests = chart.Line(chart.Chart{ID: "usage-requests", Width: 520, Height: 260, Title: "Requests and server errors", Unit: "req", Times: times,
 		Series: []chart.Series{{Name: "Requests", Values: count}, {Name: "Errors (5xx)", Values: errs}}})
-	v.Latency = chart.Line(chart.Chart{ID: "usage-latency", Title: "Latency, 99th percentile", Unit: "ms", Times: times,
+	v.Latency = chart.Line(chart.Chart{ID: "usage-latency", Width: 520, Height: 260, Title: "Latency, 99th percentile", Unit: "ms", Times: times,
 		Series: []chart.Series{{Name: "p99", Values: p99}}})
 	return v
 }
@@ -555,4 +559,39 @@ func (p *portal) appAction(w http.ResponseWriter, r *http.Request, s *signedIn) 
 	default:
 		p.fail(w, r, http.StatusBadRequest, gatehouse.EInvalid, "unknown action")
 	}
+}
+
+// quotaChart draws an app's cumulative requests under a plan since the start of the
+// quota's current period, with the limit as a line: how fast the quota is being used.
+func (p *portal) quotaChart(ctx context.Context, app, plan, period string, reset time.Time, limit int64, now time.Time) template.HTML {
+	var start time.Time
+	var step time.Duration
+	switch period {
+	case "hour":
+		start, step = reset.Add(-time.Hour), time.Minute
+	case "day":
+		start, step = reset.Add(-24*time.Hour), 30*time.Minute
+	case "week":
+		start, step = reset.Add(-7*24*time.Hour), 6*time.Hour
+	case "month":
+		start, step = reset.AddDate(0, -1, 0), 24*time.Hour
+	default:
+		return ""
+	}
+	res, err := p.opts.Query.Series(ctx, analytics.SeriesQuery{From: start, To: now, Interval: step,
+		Filters:  analytics.Filters{Apps: []string{app}, Plans: []string{plan}, Kinds: []analytics.Kind{analytics.KindRequest}},
+		Measures: []string{analytics.MeasureCount}})
+	if err != nil || len(res.Series) == 0 {
+		return ""
+	}
+	var times []time.Time
+	var used, lim []float64
+	total := 0.0
+	for _, pt := range res.Series[0].Points {
+		total += pt.Values[analytics.MeasureCount]
+		times = append(times, pt.Start)
+		used, lim = append(used, total), append(lim, float64(limit))
+	}
+	return chart.Line(chart.Chart{ID: "quota-" + plan, Width: 520, Height: 200, Title: "Quota used this " + period, Unit: "req",
+		Times: times, Series: []chart.Series{{Name: "Used", Values: used}, {Name: "Limit", Values: lim}}})
 }
