@@ -37,7 +37,7 @@ func newDeveloperCmd(e *env) *cobra.Command {
 			return gatehouse.DeveloperFilter{ListOptions: o, Status: status}
 		},
 	})
-	list.Flags().StringVar(&status, "status", "", "only developers with this status: active or blocked")
+	list.Flags().StringVar(&status, "status", "", "only developers with this status: active, pending or blocked")
 
 	cmd := &cobra.Command{
 		Use:     "developer",
