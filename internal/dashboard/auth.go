@@ -175,9 +175,9 @@ func safeNext(next string) string {
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	return session.ClientKey(host) // IPv6 by /64
 }
 
 // signin checks an admin token or an admin user's password and starts a session.
@@ -199,12 +199,20 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	ipKey := "ip:" + clientIP(r)
 	var who string // the throttle key of the account tried
 	if d.Method == "token" {
-		who = "token:" + gatehouse.SecretPrefix(secret)
+		// The visible prefix of a generated token (gha_ and 8 characters) names it
+		// without revealing it; anything else typed here may be a secret, so only its
+		// hash is used.
+		if p := gatehouse.SecretPrefix(secret); strings.HasPrefix(p, gatehouse.AdminSecretPrefix) && len(p) == len(gatehouse.AdminSecretPrefix)+8 {
+			who = "token:" + p
+		} else {
+			who = "token:#" + gatehouse.HashSecret(secret)[:12]
+		}
 	} else {
 		d.Name = name
 		who = "user:" + strings.ToLower(name)
 	}
-	if wait := max(s.throttle.Wait(ipKey), s.throttle.Wait(who)); wait > 0 {
+	// Counted before the check, so parallel guesses cannot all slip in.
+	if wait := max(s.throttle.Begin(ipKey), s.throttle.Begin(who)); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		d.Message = "Too many failed sign-ins. Try again in " + waitText(wait) + "."
@@ -218,21 +226,26 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	if d.Method == "token" {
 		subject, role, expires, err = s.checkToken(r, secret)
 	} else {
+		if !s.hashing.Enter(2 * time.Second) {
+			w.Header().Set("Retry-After", "2")
+			s.fail(w, r, nil, gatehouse.Errorf(gatehouse.EUnavailable, "the dashboard is busy signing people in; try again in a moment"))
+			return
+		}
 		subject, role, err = s.checkPassword(r, name, r.PostFormValue("password"))
+		s.hashing.Leave()
 	}
 	if err != nil {
 		if gatehouse.ErrorCode(err) != gatehouse.EUnauthorized {
 			s.fail(w, r, nil, err)
 			return
 		}
-		s.throttle.Fail(ipKey)
-		s.throttle.Fail(who)
 		s.log.Info("dashboard: sign-in refused", "method", d.Method, "account", who, "ip", clientIP(r))
 		d.Message = gatehouse.ErrorMessage(err)
 		s.render(w, http.StatusUnauthorized, "signin.html", view{base: s.base(nil, nil, "Sign in", ""), D: d})
 		return
 	}
 	s.throttle.Reset(who)
+	s.throttle.Undo(ipKey)
 
 	mgr := s.sessions
 	if expires != nil {

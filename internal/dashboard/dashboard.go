@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -101,7 +102,8 @@ type server struct {
 	pages    map[string]*template.Template
 	sessions *session.Manager
 	throttle *session.Throttle
-	fetch    *http.Client // OpenAPI imports by URL
+	hashing  *session.Gate // password hashes running at once (19 MiB each)
+	fetch    *http.Client  // OpenAPI imports by URL
 }
 
 // pageFiles are the page templates; each is parsed with the layout and the partials into
@@ -137,6 +139,7 @@ func New(o Options) (http.Handler, error) {
 		sessions: session.NewManager(session.Options{Store: o.Sessions, Kind: session.KindAdmin, Cookie: cookieName,
 			Path: basePath, TTL: sessionTTL, Secure: o.Secure, Now: o.Now}),
 		throttle: session.NewThrottle(maxFailures, failureWindow),
+		hashing:  session.NewGate(runtime.GOMAXPROCS(0)),
 		fetch:    newFetchClient(),
 	}
 	s.throttle.Now = o.Now

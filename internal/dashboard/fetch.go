@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -18,8 +21,26 @@ const fetchTimeout = 10 * time.Second
 // newFetchClient returns the client of OpenAPI imports: http and https only, on every
 // redirect too, and a few redirects at most.
 func newFetchClient() *http.Client {
+	// Link-local addresses (cloud metadata services at 169.254.169.254 and fe80::/10)
+	// are refused at dial time, after DNS, on every redirect: they hold credentials and
+	// no API document lives there. Loopback and private addresses stay allowed: specs are
+	// often served next to the APIs they describe.
+	dialer := &net.Dialer{Timeout: fetchTimeout, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) {
+			return fmt.Errorf("refusing to fetch from link-local address %s", ip)
+		}
+		return nil
+	}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	tr.Proxy = nil
 	return &http.Client{
-		Timeout: fetchTimeout,
+		Transport: tr,
+		Timeout:   fetchTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("too many redirects")

@@ -109,7 +109,13 @@ type formPage struct {
 
 // safeNext keeps a post-sign-in destination on this site: a path, not a URL.
 func safeNext(s string) string {
-	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") {
+	// Browsers drop tabs and newlines from URLs and read '\' as '/', so "/\t/evil" and
+	// "/\\evil" would leave the site: refuse them, and anything with a scheme or host.
+	if s == "" || len(s) > 2048 || !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "\\\t\r\n") {
+		return "/apps"
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(u.Path, "//") {
 		return "/apps"
 	}
 	return s
@@ -127,14 +133,23 @@ func (p *portal) signinPage(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "signin.html", d)
 }
 
-// clientIP is the address that throttling keys on: the connection's peer. (Behind a
-// proxy that is the proxy; set a trusted front end's limits there.)
+// clientIP is the address that throttling keys on: the connection's peer, IPv6 by /64.
+// (Behind a proxy that is the proxy; set a trusted front end's limits there.)
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	return session.ClientKey(host)
+}
+
+// hashWait is how long a sign-in waits for a free password-hashing slot before the
+// portal answers that it is busy.
+const hashWait = 2 * time.Second
+
+func (p *portal) busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "2")
+	p.fail(w, r, http.StatusServiceUnavailable, gatehouse.EUnavailable, "the portal is busy signing people in; try again in a moment")
 }
 
 func (p *portal) signin(w http.ResponseWriter, r *http.Request) {
@@ -143,16 +158,20 @@ func (p *portal) signin(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	d := formPage{layoutData: p.layoutFor(r, "Sign in"), Next: safeNext(r.PostFormValue("next")), Email: email}
 	acctKey, ipKey := "a:"+email, "ip:"+clientIP(r)
-	if wait := max(p.byAccount.Wait(acctKey), p.byIP.Wait(ipKey)); wait > 0 {
+	// Attempts are counted before the check, so parallel guesses cannot all slip in.
+	if wait := max(p.byAccount.Begin(acctKey), p.byIP.Begin(ipKey)); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		d.Error = "Too many failed sign-ins. Try again in " + humanWait(wait) + "."
 		p.render(w, http.StatusTooManyRequests, "signin.html", d)
 		return
 	}
+	if !p.hashing.Enter(hashWait) {
+		p.busy(w, r)
+		return
+	}
 	ok, dev := p.checkPassword(r.Context(), email, pw)
+	p.hashing.Leave()
 	if !ok {
-		p.byAccount.Fail(acctKey)
-		p.byIP.Fail(ipKey)
 		// One message for an unknown email and a wrong password: the form must not tell
 		// which emails have accounts.
 		d.Error = "The email or password is not right."
@@ -165,6 +184,7 @@ func (p *portal) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.byAccount.Reset(acctKey)
+	p.byIP.Undo(ipKey)
 	if _, err := p.sessions.Start(r.Context(), w, r, dev.Email, ""); err != nil {
 		p.storeFailed(w, r, "sign in", err)
 		return
@@ -228,7 +248,7 @@ func (p *portal) signup(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	d := formPage{layoutData: p.layoutFor(r, "Create an account"), Email: email, Name: name, Fields: map[string]string{}}
 	ipKey := "signup:" + clientIP(r)
-	if wait := p.byIP.Wait(ipKey); wait > 0 {
+	if wait := p.byIP.Begin(ipKey); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		d.Error = "Too many sign-ups from your address. Try again in " + humanWait(wait) + "."
 		p.render(w, http.StatusTooManyRequests, "signup.html", d)
@@ -261,7 +281,6 @@ func (p *portal) signup(w http.ResponseWriter, r *http.Request) {
 	ctx := gatehouse.WithActor(r.Context(), "portal:"+email)
 	created, err := p.opts.Store.CreateDeveloper(ctx, dev)
 	if gatehouse.ErrorCode(err) == gatehouse.EConflict {
-		p.byIP.Fail(ipKey) // probing which emails exist is throttled like guessing
 		d.Fields["email"] = "An account with this email exists. Sign in, or reset its password."
 		d.Error = "Please correct the marked fields."
 		p.render(w, http.StatusConflict, "signup.html", d)
@@ -271,8 +290,14 @@ func (p *portal) signup(w http.ResponseWriter, r *http.Request) {
 		p.storeFailed(w, r, "create your account", err)
 		return
 	}
+	if !p.hashing.Enter(hashWait) {
+		p.busy(w, r)
+		return
+	}
+	hash := session.HashPassword(pw)
+	p.hashing.Leave()
 	if err := p.opts.Sessions.PutAccount(r.Context(), &session.Account{Kind: session.KindDeveloper, Subject: created.Email,
-		PasswordHash: session.HashPassword(pw)}); err != nil {
+		PasswordHash: hash}); err != nil {
 		p.storeFailed(w, r, "save your password", err)
 		return
 	}
@@ -296,13 +321,14 @@ func (p *portal) forgot(w http.ResponseWriter, r *http.Request) {
 	email := gatehouse.NormalizeEmail(r.PostFormValue("email"))
 	d := formPage{layoutData: p.layoutFor(r, "Reset your password"), Email: email}
 	ipKey := "forgot:" + clientIP(r)
-	if wait := p.byIP.Wait(ipKey); wait > 0 {
+	// Every request counts (this form sends mail), per address and per email, so that
+	// nobody can flood a mailbox.
+	if wait := max(p.byIP.Begin(ipKey), p.forgotByEmail.Begin(email)); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		d.Error = "Too many requests. Try again in " + humanWait(wait) + "."
 		p.render(w, http.StatusTooManyRequests, "forgot.html", d)
 		return
 	}
-	p.byIP.Fail(ipKey) // every request counts: this form sends mail
 	d.Notice = "If an account has this email, a reset link is on its way. It works for an hour. If no mail arrives, the portal's operators can send you one."
 	dev, err := p.opts.Store.Developer(r.Context(), email)
 	if err != nil || dev.Status == gatehouse.DeveloperBlocked {
@@ -316,13 +342,18 @@ func (p *portal) forgot(w http.ResponseWriter, r *http.Request) {
 			p.storeFailed(w, r, "make a reset link", err)
 			return
 		}
-		link := p.resetURL(r, token)
-		if err := p.opts.Mailer.Send(r.Context(), dev.Email, "Reset your password for "+p.brand.name, resetMail(p.brand.name, link)); err != nil {
-			p.opts.Logger.Error("portal reset mail failed; an operator can send a link from the dashboard", "email", dev.Email, "err", err)
-		} else {
-			p.render(w, http.StatusOK, "forgot.html", d)
-			return
-		}
+		// Sent after answering: how long the relay takes must not tell which emails
+		// have accounts.
+		link, to := p.resetURL(token), dev.Email
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+			defer cancel()
+			if err := p.opts.Mailer.Send(ctx, to, "Reset your password for "+p.brand.name, resetMail(p.brand.name, link)); err != nil {
+				p.opts.Logger.Error("portal reset mail failed; an operator can send a link from the dashboard", "email", to, "err", err)
+			}
+		}()
+		p.render(w, http.StatusOK, "forgot.html", d)
+		return
 	}
 	// No mail: record the request for the dashboard's reset queue. The link itself is
 	// made there, by the operator who delivers it, so no live link sits in a log.
@@ -336,16 +367,10 @@ func (p *portal) forgot(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "forgot.html", d)
 }
 
-func (p *portal) resetURL(r *http.Request, token string) string {
-	base := p.opts.PortalURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return base + "/reset?token=" + url.QueryEscape(token)
+// resetURL is the link mailed for token; New insists on a PortalURL when there is a
+// mailer, so the link never takes its host from a request (which an attacker controls).
+func (p *portal) resetURL(token string) string {
+	return p.opts.PortalURL + "/reset?token=" + url.QueryEscape(token)
 }
 
 func (p *portal) resetPage(w http.ResponseWriter, r *http.Request) {
@@ -384,8 +409,16 @@ func (p *portal) reset(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusBadRequest, "reset.html", d)
 		return
 	}
+	if dev, err := p.opts.Store.Developer(r.Context(), email); err != nil || dev.Status == gatehouse.DeveloperBlocked {
+		d.Error = "This account cannot sign in. Contact the portal's operators."
+		d.Email = ""
+		p.render(w, http.StatusForbidden, "reset.html", d)
+		return
+	}
 	if _, err := session.UseReset(r.Context(), p.opts.Sessions, token); err != nil {
-		p.storeFailed(w, r, "use the reset link", err)
+		d.Error = "This reset link is not valid: it may have been used or be more than an hour old. Ask for a new one."
+		d.Email = ""
+		p.render(w, http.StatusNotFound, "reset.html", d)
 		return
 	}
 	if err := p.setPassword(r.Context(), email, pw); err != nil {
@@ -399,8 +432,16 @@ func (p *portal) reset(w http.ResponseWriter, r *http.Request) {
 // setPassword stores a new password and ends every session of the developer: whoever
 // knew the old one is signed out.
 func (p *portal) setPassword(ctx context.Context, email, pw string) error {
-	if err := p.opts.Sessions.PutAccount(ctx, &session.Account{Kind: session.KindDeveloper, Subject: email,
-		PasswordHash: session.HashPassword(pw)}); err != nil {
+	if !p.hashing.Enter(hashWait) {
+		return gatehouse.Errorf(gatehouse.EUnavailable, "busy")
+	}
+	hash := session.HashPassword(pw)
+	p.hashing.Leave()
+	if err := p.opts.Sessions.PutAccount(ctx, &session.Account{Kind: session.KindDeveloper, Subject: email, PasswordHash: hash}); err != nil {
+		return err
+	}
+	// Whoever knew the old password, or holds another reset link, is shut out.
+	if err := p.opts.Sessions.DeleteSessions(ctx, session.KindReset, email); err != nil {
 		return err
 	}
 	return p.opts.Sessions.DeleteSessions(ctx, session.KindDeveloper, email)
@@ -447,13 +488,18 @@ func (p *portal) updateAccount(w http.ResponseWriter, r *http.Request, s *signed
 	case "password":
 		cur, pw := r.PostFormValue("current"), r.PostFormValue("password")
 		acctKey := "a:" + s.dev.Email
-		if wait := p.byAccount.Wait(acctKey); wait > 0 {
+		if wait := p.byAccount.Begin(acctKey); wait > 0 {
 			d.Error = "Too many failed attempts. Try again in " + humanWait(wait) + "."
 			p.render(w, http.StatusTooManyRequests, "account.html", d)
 			return
 		}
-		if ok, _ := p.checkPassword(r.Context(), s.dev.Email, cur); !ok {
-			p.byAccount.Fail(acctKey)
+		if !p.hashing.Enter(hashWait) {
+			p.busy(w, r)
+			return
+		}
+		ok, _ := p.checkPassword(r.Context(), s.dev.Email, cur)
+		p.hashing.Leave()
+		if !ok {
 			d.Fields["current"] = "This is not your current password."
 		} else if err := session.CheckPassword(pw, s.dev.Email); err != nil {
 			d.Fields["password"] = "The new password " + err.Error() + "."
@@ -469,6 +515,7 @@ func (p *portal) updateAccount(w http.ResponseWriter, r *http.Request, s *signed
 			p.storeFailed(w, r, "change your password", err)
 			return
 		}
+		p.byAccount.Reset(acctKey)
 		if _, err := p.sessions.Start(r.Context(), w, r, s.dev.Email, ""); err != nil {
 			p.storeFailed(w, r, "sign you in again", err)
 			return

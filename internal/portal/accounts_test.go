@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,7 +271,7 @@ func TestSignInThrottleAndCSRF(t *testing.T) {
 		t.Errorf("cross-site POST: %d", resp.StatusCode)
 	}
 	// Open redirects are not followed after sign-in.
-	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
+	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example/x", "/\n/evil"} {
 		if got := safeNext(next); got != "/apps" {
 			t.Errorf("safeNext(%q) = %q", next, got)
 		}
@@ -347,6 +349,11 @@ func TestPasswordReset(t *testing.T) {
 	if mail.to != "ann@example.com" || link == "" {
 		t.Fatalf("mail = %+v", mail)
 	}
+	// A second link made before the reset dies with the password change.
+	second, err := session.NewReset(context.Background(), e.ss, "ann@example.com", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	token, _ := url.Parse(link)
 	tok := token.Query().Get("token")
 	st, page := e.browser().get("/reset?token=" + url.QueryEscape(tok))
@@ -356,6 +363,9 @@ func TestPasswordReset(t *testing.T) {
 	st, _ = e.browser().do("POST", "/reset", url.Values{"token": {tok}, "password": {"a brand new password"}, "confirm": {"a brand new password"}})
 	if st != 200 {
 		t.Fatalf("reset: %d", st)
+	}
+	if _, err := session.PeekReset(context.Background(), e.ss, second); err == nil {
+		t.Error("another reset link survived the password change")
 	}
 	// Used once only; the old password and old sessions are gone; the new one works.
 	if st, _ := e.browser().get("/reset?token=" + url.QueryEscape(tok)); st != 404 {
@@ -415,6 +425,9 @@ func TestTryIt(t *testing.T) {
 		t.Errorf("gateway got %s %s?%s host %s key %q trace %q body %q", got.Method, got.URL.Path, got.URL.RawQuery, got.Host,
 			got.Header.Get("X-Key"), got.Header.Get("X-Trace"), gotBody)
 	}
+	if xff := got.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want the developer's address", xff)
+	}
 	mustContain(t, page, `id="try-status">201 Created`, "&lt;script&gt;alert(1)&lt;/script&gt;", "&#34;id&#34;: 1")
 	mustNotContain(t, page, "gh_secret")
 	assertInert(t, page)
@@ -425,6 +438,10 @@ func TestTryIt(t *testing.T) {
 		{"method": {"GET"}, "path": {"http://evil.example/"}},
 		{"method": {"TRACE"}, "path": {"/"}},
 		{"method": {"GET"}, "path": {"/"}, "headers": {"Host: evil.example"}},
+		{"method": {"GET"}, "path": {"/a/../../admin"}},
+		{"method": {"GET"}, "path": {"/a/%2e%2e/x"}},
+		{"method": {"GET"}, "path": {"/"}, "headers": {"X-Forwarded-For: 10.0.0.1"}},
+		{"method": {"GET"}, "path": {"/"}, "headers": {"forwarded: for=10.0.0.1"}},
 	} {
 		got = nil
 		_, page := b.post("/apis/orders", "/apis/orders/try", bad)
@@ -495,4 +512,54 @@ func TestUsageAndQuotaCharts(t *testing.T) {
 	mustContain(t, page, `<dd id="usage-total">7</dd>`, "Quota used this day", `value="7"`, "7 of 100 (7%)")
 	mustNotContain(t, page, ">1000<", ">1,007<")
 	assertInert(t, page)
+}
+
+func TestParallelGuessesAreThrottled(t *testing.T) {
+	e := newDevEnv(t, nil)
+	e.browser().signup("ann@example.com", "correct horse battery")
+	var wg sync.WaitGroup
+	var refused, throttled atomic.Int64
+	for range 20 {
+		wg.Go(func() {
+			st, _ := e.browser().do("POST", "/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong wrong wrong"}})
+			switch st {
+			case http.StatusUnauthorized:
+				refused.Add(1)
+			case http.StatusTooManyRequests:
+				throttled.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if refused.Load() != 5 || throttled.Load() != 15 {
+		t.Errorf("20 parallel guesses: %d checked, %d throttled; want 5 and 15", refused.Load(), throttled.Load())
+	}
+}
+
+func TestOperatorDecisionsStick(t *testing.T) {
+	e := newDevEnv(t, nil)
+	ctx := context.Background()
+	createAPI(t, e.st, &gatehouse.API{Name: "orders"})
+	if _, err := e.st.CreatePlan(ctx, &gatehouse.Plan{Name: "free", APIs: []string{"orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.signup("ann@example.com", "correct horse battery")
+	if _, err := e.st.CreateApp(ctx, &gatehouse.App{Name: "mine", Developer: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.st.CreateSubscription(ctx, &gatehouse.Subscription{App: "mine", Plan: "free"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateSubscription(ctx, sub.ID, gatehouse.SubRevoked, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, page := b.post("/apps/mine", "/apps/mine", url.Values{"action": {"unsubscribe"}, "subscription": {sub.ID}})
+	if st != http.StatusConflict || !strings.Contains(page, "revoked by the portal") {
+		t.Errorf("cancelling a revoked subscription: %d", st)
+	}
+	if got, err := e.st.Subscription(ctx, sub.ID); err != nil || got.Status != gatehouse.SubRevoked {
+		t.Errorf("subscription after the attempt: %+v, %v", got, err)
+	}
 }

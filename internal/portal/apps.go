@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/analytics"
+	"github.com/gatehouse-dev/gatehouse/internal/quota"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/chart"
 )
 
@@ -331,7 +332,7 @@ func (p *portal) renderApp(w http.ResponseWriter, r *http.Request, s *signedIn, 
 				q.Percent = int(min(100, math.Round(float64(u.Used)*100/float64(u.Limit))))
 			}
 			if p.opts.Query != nil {
-				q.Chart = p.quotaChart(ctx, a.Name, u.Plan, u.Period, u.Reset, u.Limit, now)
+				q.Chart = p.quotaChart(ctx, a.Name, u, now)
 			}
 			d.Quotas = append(d.Quotas, q)
 		}
@@ -548,6 +549,11 @@ func (p *portal) appAction(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		if err == nil && sub.App != a.Name {
 			err = gatehouse.Errorf(gatehouse.ENotFound, "no such subscription")
 		}
+		if err == nil && (sub.Status == gatehouse.SubRejected || sub.Status == gatehouse.SubRevoked) {
+			// An operator's decision stays: deleting it would let the app ask again.
+			fail(http.StatusConflict, "This subscription was "+string(sub.Status)+" by the portal's operators; contact them to change it.")
+			return
+		}
 		if err == nil {
 			err = p.opts.Store.DeleteSubscription(ctx, sub.ID, 0)
 		}
@@ -563,7 +569,8 @@ func (p *portal) appAction(w http.ResponseWriter, r *http.Request, s *signedIn) 
 
 // quotaChart draws an app's cumulative requests under a plan since the start of the
 // quota's current period, with the limit as a line: how fast the quota is being used.
-func (p *portal) quotaChart(ctx context.Context, app, plan, period string, reset time.Time, limit int64, now time.Time) template.HTML {
+func (p *portal) quotaChart(ctx context.Context, app string, u quota.Usage, now time.Time) template.HTML {
+	period, reset, limit := u.Period, u.Reset, u.Limit
 	var start time.Time
 	var step time.Duration
 	switch period {
@@ -578,9 +585,13 @@ func (p *portal) quotaChart(ctx context.Context, app, plan, period string, reset
 	default:
 		return ""
 	}
-	res, err := p.opts.Query.Series(ctx, analytics.SeriesQuery{From: start, To: now, Interval: step,
-		Filters:  analytics.Filters{Apps: []string{app}, Plans: []string{plan}, Kinds: []analytics.Kind{analytics.KindRequest}},
-		Measures: []string{analytics.MeasureCount}})
+	q := analytics.SeriesQuery{From: start, To: now, Interval: step,
+		Filters:  analytics.Filters{Apps: []string{app}, Plans: []string{u.Plan}, Kinds: []analytics.Kind{analytics.KindRequest}},
+		Measures: []string{analytics.MeasureCount}}
+	if !strings.HasPrefix(u.Scope, "plan:") && u.API != "" {
+		q.Filters.APIs = []string{u.API} // a quota of one API counts only that API
+	}
+	res, err := p.opts.Query.Series(ctx, q)
 	if err != nil || len(res.Series) == 0 {
 		return ""
 	}
@@ -592,6 +603,6 @@ func (p *portal) quotaChart(ctx context.Context, app, plan, period string, reset
 		times = append(times, pt.Start)
 		used, lim = append(used, total), append(lim, float64(limit))
 	}
-	return chart.Line(chart.Chart{ID: "quota-" + plan, Width: 520, Height: 200, Title: "Quota used this " + period, Unit: "req",
+	return chart.Line(chart.Chart{ID: "quota-" + u.Plan + "-" + u.API, Width: 520, Height: 200, Title: "Quota used this " + period, Unit: "req",
 		Times: times, Series: []chart.Series{{Name: "Used", Values: used}, {Name: "Limit", Values: lim}}})
 }

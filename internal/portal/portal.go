@@ -16,10 +16,12 @@ package portal
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +87,8 @@ type portal struct {
 	sessions *session.Manager              // nil without Options.Sessions
 	// Guessing passwords: failures are counted per account and per client address.
 	byAccount, byIP *session.Throttle
+	forgotByEmail   *session.Throttle // reset mails per address
+	hashing         *session.Gate     // password hashes running at once
 	brand           brand
 	tryit           *http.Client
 }
@@ -99,12 +103,16 @@ func New(opts Options) (http.Handler, error) {
 	}
 	opts.GatewayURL = strings.TrimSuffix(opts.GatewayURL, "/")
 	opts.PortalURL = strings.TrimSuffix(opts.PortalURL, "/")
+	if opts.Mailer != nil && opts.PortalURL == "" {
+		return nil, errors.New("portal: a mailer needs PortalURL for the links it sends")
+	}
 	b, err := newBrand(opts.Brand)
 	if err != nil {
 		return nil, err
 	}
 	p := &portal{opts: opts, pages: map[string]*template.Template{}, brand: b,
 		byAccount: session.NewThrottle(5, 15*time.Minute), byIP: session.NewThrottle(50, 15*time.Minute),
+		forgotByEmail: session.NewThrottle(3, 15*time.Minute), hashing: session.NewGate(runtime.GOMAXPROCS(0)),
 		tryit: opts.TryIt}
 	if p.tryit == nil {
 		p.tryit = &http.Client{Timeout: 30 * time.Second,

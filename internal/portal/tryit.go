@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -92,8 +93,8 @@ func (p *portal) sendTry(r *http.Request, a *gatehouse.API, f tryForm, key strin
 		res.Error = "Choose a method from the list."
 		return res
 	}
-	if !strings.HasPrefix(f.Path, "/") || strings.ContainsAny(f.Path, "?#\r\n") || strings.Contains(f.Path, "//") {
-		res.Error = "The path must start with / and hold no ?, # or //; put the query string in its own field."
+	if !strings.HasPrefix(f.Path, "/") || strings.ContainsAny(f.Path, "?#\\\r\n\t") || strings.Contains(f.Path, "//") || hasDotSegment(f.Path) {
+		res.Error = "The path must start with / and hold no ?, #, //, . or .. segments; put the query string in its own field."
 		return res
 	}
 	if len(f.Body) > maxTryBody {
@@ -132,7 +133,10 @@ func (p *portal) sendTry(r *http.Request, a *gatehouse.API, f tryForm, key strin
 			return res
 		}
 		switch textproto.CanonicalMIMEHeaderKey(name) {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Cookie":
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Cookie",
+			// The gateway may trust these from the portal's address: a developer must
+			// not choose the client address an IP rule sees.
+			"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Via":
 			res.Error = "The console sets " + name + " itself."
 			return res
 		}
@@ -145,6 +149,11 @@ func (p *portal) sendTry(r *http.Request, a *gatehouse.API, f tryForm, key strin
 		req.Header.Set(f.KeyHeader, key)
 	}
 	req.Header.Set("User-Agent", "Gatehouse-Portal-TryIt/1")
+	// The request is the developer's: say so, as a proxy would, so that the gateway's
+	// IP rules and analytics see their address (when it trusts the portal).
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		req.Header.Set("X-Forwarded-For", host)
+	}
 	// An API served on its own hosts is routed by Host: use the first that is not a
 	// wildcard.
 	for _, h := range a.Hosts {
@@ -186,4 +195,16 @@ func (p *portal) sendTry(r *http.Request, a *gatehouse.API, f tryForm, key strin
 	}
 	res.Body = strings.ToValidUTF8(string(b), "\uFFFD")
 	return res
+}
+
+// hasDotSegment reports whether path has a "." or ".." segment, which a normalising
+// proxy could resolve out of the API's base path.
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") || strings.EqualFold(seg, "%2e%2e") ||
+			strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") {
+			return true
+		}
+	}
+	return false
 }

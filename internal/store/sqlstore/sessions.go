@@ -109,6 +109,25 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.sessionExec(ctx, "ending session", "DELETE FROM web_sessions WHERE id = ?", id)
 }
 
+// TakeSession implements session.Store: one DELETE ... RETURNING, so two concurrent
+// takers cannot both get the row.
+func (s *Store) TakeSession(ctx context.Context, id string) (*session.Session, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	x := &session.Session{ID: id}
+	err := s.wdb.QueryRowContext(ctx, s.q(`DELETE FROM web_sessions WHERE id = ? AND expires_at > ?
+		RETURNING kind, subject, role, csrf, created_at, expires_at`), id, s.d.Time(now())).
+		Scan(&x.Kind, &x.Subject, &x.Role, &x.CSRF, timeCol{&x.CreatedAt}, timeCol{&x.ExpiresAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.Errorf(gatehouse.ENotFound, "no such session")
+	}
+	if err != nil {
+		return nil, s.fail(ctx, fmt.Errorf("taking session: %w", err))
+	}
+	return x, nil
+}
+
 // DeleteSessions implements session.Store.
 func (s *Store) DeleteSessions(ctx context.Context, kind, subject string) error {
 	return s.sessionExec(ctx, "ending sessions", "DELETE FROM web_sessions WHERE kind = ? AND subject = ?", kind, subject)

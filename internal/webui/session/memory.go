@@ -56,6 +56,18 @@ func (m *Memory) DeleteSession(_ context.Context, id string) error {
 	return nil
 }
 
+// TakeSession implements Store.
+func (m *Memory) TakeSession(_ context.Context, id string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok || !time.Now().Before(s.ExpiresAt) {
+		return nil, notFound("session")
+	}
+	delete(m.sessions, id)
+	return &s, nil
+}
+
 // DeleteSessions implements Store.
 func (m *Memory) DeleteSessions(_ context.Context, kind, subject string) error {
 	m.mu.Lock()

@@ -39,15 +39,22 @@ func PeekReset(ctx context.Context, st Store, token string) (string, error) {
 	return s.Subject, nil
 }
 
-// UseReset uses a reset token up and returns its email. The caller then sets the new
-// password and ends the developer's other sessions.
+// UseReset uses a reset token up and returns its email; of two concurrent uses, one
+// fails. The caller then sets the new password and ends the developer's sessions and
+// other reset links.
 func UseReset(ctx context.Context, st Store, token string) (string, error) {
-	email, err := PeekReset(ctx, st, token)
+	if token == "" || len(token) > 128 {
+		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
+	}
+	s, err := st.TakeSession(ctx, gatehouse.HashSecret(token))
 	if err != nil {
 		return "", err
 	}
-	if err := st.DeleteSession(ctx, gatehouse.HashSecret(token)); err != nil {
-		return "", err
+	if s.Kind != KindReset {
+		// Not a reset link (a session cookie's value, say): it was taken by mistake, so
+		// put it back as it was.
+		_ = st.CreateSession(ctx, s)
+		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
 	}
-	return email, nil
+	return s.Subject, nil
 }

@@ -59,6 +59,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	Session(ctx context.Context, id string) (*Session, error)
 	DeleteSession(ctx context.Context, id string) error
+	// TakeSession deletes an unexpired session and returns it, in one step: of two
+	// callers taking the same id, one gets ENotFound (a reset link works once).
+	TakeSession(ctx context.Context, id string) (*Session, error)
 	// DeleteSessions ends every session of kind and subject (sign out everywhere).
 	DeleteSessions(ctx context.Context, kind, subject string) error
 	// Sessions lists the unexpired sessions of kind, newest first, at most limit.

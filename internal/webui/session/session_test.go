@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,5 +202,49 @@ func TestResetLinks(t *testing.T) {
 	}
 	if _, err := PeekReset(ctx, st, strings.Repeat("x", 500)); err == nil {
 		t.Fatal("garbage token accepted")
+	}
+}
+
+func TestThrottleBeginCountsFirst(t *testing.T) {
+	th := NewThrottle(5, time.Minute)
+	var wg sync.WaitGroup
+	var allowed atomic.Int64
+	for range 40 {
+		wg.Go(func() {
+			if th.Begin("k") == 0 {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 5 {
+		t.Fatalf("%d parallel attempts allowed, want 5", allowed.Load())
+	}
+	th.Reset("k")
+	if th.Begin("k") != 0 {
+		t.Error("reset did not clear the attempts")
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{"10.1.2.3": "10.1.2.3", "::ffff:10.1.2.3": "10.1.2.3",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "2001:db8:1:2:ffff::1": "2001:db8:1:2::/64", "junk": "junk"} {
+		if got := ClientKey(in); got != want {
+			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestGate(t *testing.T) {
+	g := NewGate(1)
+	if !g.Enter(time.Millisecond) {
+		t.Fatal("empty gate refused")
+	}
+	if g.Enter(10 * time.Millisecond) {
+		t.Fatal("full gate admitted")
+	}
+	g.Leave()
+	if !g.Enter(time.Millisecond) {
+		t.Fatal("freed gate refused")
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -53,6 +54,29 @@ func (t *Throttle) Wait(key string) time.Duration {
 	return left
 }
 
+// Begin counts an attempt for key before it is checked, and returns how long key must
+// wait instead (counting nothing) when it has used its tries. Counting first matters:
+// a password check takes tens of milliseconds, and attempts sent in parallel would all
+// pass a check made before any of them failed. Call Reset after a success.
+func (t *Throttle) Begin(key string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.Now()
+	f := t.m[key]
+	if f == nil || !now.Before(f.first.Add(t.Window)) {
+		if len(t.m) >= maxThrottleKeys {
+			t.sweep(now)
+		}
+		t.m[key] = &failures{n: 1, first: now}
+		return 0
+	}
+	if f.n >= t.Max {
+		return f.first.Add(t.Window).Sub(now)
+	}
+	f.n++
+	return 0
+}
+
 // Fail counts a failure of key.
 func (t *Throttle) Fail(key string) {
 	t.mu.Lock()
@@ -69,6 +93,16 @@ func (t *Throttle) Fail(key string) {
 	f.n++
 }
 
+// Undo takes back one attempt counted by Begin that succeeded, so that sign-ins that
+// work do not use up a shared key's (an address's) allowance.
+func (t *Throttle) Undo(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.m[key]; f != nil && f.n > 0 {
+		f.n--
+	}
+}
+
 // Reset forgets key's failures (after a success).
 func (t *Throttle) Reset(key string) {
 	t.mu.Lock()
@@ -83,6 +117,57 @@ func (t *Throttle) sweep(now time.Time) {
 		}
 	}
 	if len(t.m) >= maxThrottleKeys {
-		clear(t.m) // a flood of live keys: start over rather than grow without bound
+		// A flood of live keys: drop the ones with the fewest failures rather than grow
+		// without bound, keeping the lockouts.
+		for k, f := range t.m {
+			if f.n < t.Max {
+				delete(t.m, k)
+			}
+		}
 	}
 }
+
+// ClientKey is the part of a client address that throttling counts by: the address for
+// IPv4, its /64 network for IPv6 (one subscriber usually holds a whole /64).
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a.Is4() || a.Is4In6() {
+		return a.Unmap().String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// Gate bounds how many password hashes run at once: each takes 19 MiB, so a burst of
+// sign-ins could otherwise exhaust memory (and the portal shares its process with the
+// gateway).
+type Gate struct{ c chan struct{} }
+
+// NewGate returns a Gate of n slots.
+func NewGate(n int) *Gate { return &Gate{c: make(chan struct{}, max(n, 1))} }
+
+// Enter takes a slot, waiting up to wait; false means the node is too busy.
+func (g *Gate) Enter(wait time.Duration) bool {
+	select {
+	case g.c <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case g.c <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Leave gives the slot back.
+func (g *Gate) Leave() { <-g.c }

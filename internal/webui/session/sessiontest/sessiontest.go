@@ -72,6 +72,16 @@ func RunStore(t *testing.T, open func(t *testing.T) session.Store) {
 		if _, err := s.Session(ctx, "c"); err != nil {
 			t.Errorf("the admin session of the same subject must survive: %v", err)
 		}
+		took, err := s.TakeSession(ctx, "c")
+		if err != nil || took.Subject != "ann@example.com" || took.Kind != session.KindAdmin {
+			t.Fatalf("take = %+v, %v", took, err)
+		}
+		if _, err := s.TakeSession(ctx, "c"); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+			t.Errorf("taking twice: %v", err)
+		}
+		if err := s.CreateSession(ctx, took); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.DeleteSession(ctx, "c"); err != nil {
 			t.Fatal(err)
 		}
