@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/gatehouse-dev/gatehouse/internal/webtest"
 )
 
@@ -55,6 +57,14 @@ func TestDeveloperJourney(t *testing.T) {
 		t.Fatalf("sign-up page: %d", st)
 	}
 	checkPage(t, b, "signup")
+	// Keyboard: the first Tab reaches the skip link, which leads into the form.
+	if f := b.Tab(); f.Role != "link" || f.Name != "Skip to main content" {
+		t.Errorf("first Tab: %s, want the skip link", f)
+	}
+	b.Press(kb.Enter)
+	if f := b.Tab(); f.ID != "name" {
+		t.Errorf("Tab after the skip link: %s, want #name", f)
+	}
 	b.Fill("#name", "Ada Lovelace")
 	b.Fill("#email", "ada@example.com")
 	b.Fill("#password", "analytical engine 1843")
