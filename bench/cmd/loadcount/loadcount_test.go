@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,7 +133,8 @@ func TestRunErrors(t *testing.T) {
 	if !r.OK() || r.Status5xx != 500 || r.AnalyticsErrors != 500 {
 		t.Errorf("503s: %s", r.Line())
 	}
-	if len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "503 ×500") {
+	// Any of the warnings: a slow machine adds one about the achieved rate.
+	if !slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "503 ×500") }) {
 		t.Errorf("warnings: %q", r.Warnings)
 	}
 }
