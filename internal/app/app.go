@@ -154,7 +154,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	}
 
 	gatewayURL, portalURL := publicURLs(cfg, proxyL, portalL)
-	dash, err := newDashboard(st, obs, rt, gw, portalURL, gatewayURL, log.With("component", "dashboard"))
+	dash, err := newDashboard(st, cfg.Portal.SecureCookies, obs, rt, gw, portalURL, gatewayURL, log.With("component", "dashboard"))
 	if err != nil {
 		return fmt.Errorf("building dashboard: %w", err)
 	}

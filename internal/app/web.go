@@ -43,7 +43,7 @@ func newPortal(cfg config.Config, st gatehouse.Store, obs *observe, svc *service
 		b.Home = string(data)
 	}
 	opts := portal.Options{Store: st, Logger: log, GatewayURL: gatewayURL, PortalURL: portalURL, Brand: b,
-		SignUp: pc.SignUp, ManualApproval: pc.Approval == "manual", Query: obs.query,
+		SignUp: pc.SignUp, ManualApproval: pc.Approval == "manual", Query: obs.query, Secure: pc.SecureCookies,
 		Quotas: func(app string) []quota.Usage { return svc.usage.Snapshot(app, time.Now()) }}
 	if ss, ok := st.(session.Store); ok {
 		opts.Sessions = ss
@@ -92,13 +92,13 @@ func pruneSessions(ctx context.Context, st gatehouse.Store, every time.Duration,
 }
 
 // newDashboard builds the operator dashboard, served under /ui/ on the admin listener.
-func newDashboard(st gatehouse.Store, obs *observe, rt *realtime.Node, gw *gateway.Gateway, portalURL, gatewayURL string, log *slog.Logger) (http.Handler, error) {
+func newDashboard(st gatehouse.Store, secure bool, obs *observe, rt *realtime.Node, gw *gateway.Gateway, portalURL, gatewayURL string, log *slog.Logger) (http.Handler, error) {
 	ss, ok := st.(session.Store)
 	if !ok {
 		return nil, nil // no sessions, no dashboard; the admin API still works
 	}
 	o := dashboard.Options{Store: st, Sessions: ss, Logger: log, Query: obs.query, Gateway: gw.Status, CheckAPI: gw.CheckAPI,
-		PortalURL: portalURL, GatewayURL: gatewayURL,
+		PortalURL: portalURL, GatewayURL: gatewayURL, Secure: secure,
 		Connections: func() int64 {
 			s := rt.Status()
 			return s.Holds.HeldResponse + s.Holds.HeldStream + s.WebSockets.Connections

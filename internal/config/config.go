@@ -144,6 +144,10 @@ type Portal struct {
 	// GatewayURL is the gateway's public URL shown to developers and used by the try-it
 	// console (default: the proxy listener).
 	GatewayURL string `yaml:"gateway_url"`
+	// SecureCookies marks the portal's and the dashboard's session cookies Secure on every
+	// request, for nodes behind a TLS-terminating proxy that sends no X-Forwarded-Proto
+	// (they are Secure anyway on TLS and forwarded-https requests).
+	SecureCookies bool `yaml:"secure_cookies"`
 	// SMTP sends password reset links by mail when Addr is set; otherwise they are
 	// logged and an operator delivers them from the dashboard.
 	SMTP SMTP `yaml:"smtp"`

@@ -167,6 +167,8 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.Portal.URL }, check: func(c *Config) string { return checkHTTPURL(c.Portal.URL) }},
 		{key: "portal.gateway_url", usage: "gateway's public URL shown to developers and used by try-it (default: the proxy listener)",
 			ptr: func(c *Config) any { return &c.Portal.GatewayURL }, check: func(c *Config) string { return checkHTTPURL(c.Portal.GatewayURL) }},
+		{key: "portal.secure_cookies", usage: "mark portal and dashboard session cookies Secure on every request (behind a TLS proxy)",
+			ptr: func(c *Config) any { return &c.Portal.SecureCookies }},
 		{key: "portal.smtp.addr", usage: "SMTP relay host:port for password reset mail (empty: links are logged for operators)",
 			ptr: func(c *Config) any { return &c.Portal.SMTP.Addr }, check: func(c *Config) string { return optionalAddr(c.Portal.SMTP.Addr) }},
 		{key: "portal.smtp.from", usage: "sender address of portal mail",
