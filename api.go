@@ -574,3 +574,28 @@ func (a *API) Clone() *API {
 	}
 	return &c
 }
+
+// OpenAPIHeadProblem says what is wrong with the start of an attached OpenAPI document,
+// or "", as far as the standard library allows (the admin API and the dashboard check it
+// before saving): a document that starts with "{" must be a JSON object with an "openapi" (3.x) or
+// "swagger" (2.0) version string. Full parsing of both forms (the routes the gateway
+// derives from it) is the CheckAPI hook's job, which the server wires to the gateway.
+func OpenAPIHeadProblem(doc string) string {
+	trimmed := strings.TrimSpace(doc)
+	if !strings.HasPrefix(trimmed, "{") {
+		return ""
+	}
+	var head struct {
+		OpenAPI any `json:"openapi"`
+		Swagger any `json:"swagger"`
+	}
+	if err := json.Unmarshal([]byte(trimmed), &head); err != nil {
+		return "starts with { but is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	_, isOpenAPI := head.OpenAPI.(string)
+	_, isSwagger := head.Swagger.(string)
+	if !isOpenAPI && !isSwagger {
+		return `must be an OpenAPI document: a JSON object with an "openapi" (or "swagger") version string`
+	}
+	return ""
+}

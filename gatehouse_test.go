@@ -295,3 +295,14 @@ func FuzzAPIValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestOpenAPIHeadProblem(t *testing.T) {
+	for doc, ok := range map[string]bool{
+		`{"openapi":"3.1.0"}`: true, `{"swagger":"2.0"}`: true, "openapi: 3.0.0\n": true, "": true,
+		`{"openapi":3}`: false, `{"info":{}}`: false, `{not json`: false,
+	} {
+		if got := gatehouse.OpenAPIHeadProblem(doc); (got == "") != ok {
+			t.Errorf("OpenAPIHeadProblem(%q) = %q", doc, got)
+		}
+	}
+}

@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -29,37 +27,13 @@ func (s *server) checkAPI(a *gatehouse.API) error {
 	a.Normalize()
 	var p gatehouse.Problems
 	p.Merge("", a.Validate())
-	if msg := checkOpenAPIDoc(a.OpenAPI); msg != "" {
+	if msg := gatehouse.OpenAPIHeadProblem(a.OpenAPI); msg != "" {
 		p.Addf("openapi", "%s", msg)
 	}
 	if err := p.Err("api"); err != nil || s.apiCheck == nil {
 		return err
 	}
 	return s.apiCheck(a)
-}
-
-// checkOpenAPIDoc looks at an attached OpenAPI document as far as the standard library
-// allows: a document that starts with "{" must be a JSON object with an "openapi" (3.x) or
-// "swagger" (2.0) version string. Full parsing of both forms (the routes the gateway
-// derives from it) is the CheckAPI hook's job, which the server wires to the gateway.
-func checkOpenAPIDoc(doc string) string {
-	trimmed := strings.TrimSpace(doc)
-	if !strings.HasPrefix(trimmed, "{") {
-		return ""
-	}
-	var head struct {
-		OpenAPI any `json:"openapi"`
-		Swagger any `json:"swagger"`
-	}
-	if err := json.Unmarshal([]byte(trimmed), &head); err != nil {
-		return "starts with { but is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
-	}
-	_, isOpenAPI := head.OpenAPI.(string)
-	_, isSwagger := head.Swagger.(string)
-	if !isOpenAPI && !isSwagger {
-		return `must be an OpenAPI document: a JSON object with an "openapi" (or "swagger") version string`
-	}
-	return ""
 }
 
 func (s *server) listAPIs(w http.ResponseWriter, r *http.Request) error {

@@ -18,31 +18,16 @@ const (
 	codeMethodNotAllowed     = "method_not_allowed"     // 405: the path exists under other methods
 )
 
-// statusOf maps a stable code to its HTTP status.
+// statusOf maps a stable code to its HTTP status: the domain codes as every listener
+// does, and the admin API's own two.
 func statusOf(code string) int {
 	switch code {
-	case gatehouse.EInvalid:
-		return http.StatusBadRequest
-	case gatehouse.ENotFound:
-		return http.StatusNotFound
-	case gatehouse.EConflict:
-		return http.StatusConflict
-	case gatehouse.EUnauthorized:
-		return http.StatusUnauthorized
-	case gatehouse.EForbidden:
-		return http.StatusForbidden
-	case gatehouse.EPreconditionFailed:
-		return http.StatusPreconditionFailed
-	case gatehouse.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case gatehouse.EUnavailable:
-		return http.StatusServiceUnavailable
 	case codeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	}
-	return http.StatusInternalServerError
+	return problem.Status(code)
 }
 
 // writeError renders err once as a problem document. Internal errors are logged with their

@@ -50,36 +50,13 @@ func (s *server) checkAPI(a *gatehouse.API) error {
 	a.Normalize()
 	var p gatehouse.Problems
 	p.Merge("", a.Validate())
-	if msg := checkOpenAPIHead(a.OpenAPI); msg != "" {
+	if msg := gatehouse.OpenAPIHeadProblem(a.OpenAPI); msg != "" {
 		p.Addf("openapi", "%s", msg)
 	}
 	if err := p.Err("api"); err != nil || s.o.CheckAPI == nil {
 		return err
 	}
 	return s.o.CheckAPI(a)
-}
-
-// checkOpenAPIHead is the admin API's check of an attached document as far as the
-// standard library goes: a JSON document must be an object with an openapi or swagger
-// version. YAML is left to CheckAPI, which parses both.
-func checkOpenAPIHead(doc string) string {
-	trimmed := strings.TrimSpace(doc)
-	if !strings.HasPrefix(trimmed, "{") {
-		return ""
-	}
-	var head struct {
-		OpenAPI any `json:"openapi"`
-		Swagger any `json:"swagger"`
-	}
-	if err := json.Unmarshal([]byte(trimmed), &head); err != nil {
-		return "starts with { but is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
-	}
-	_, isOpenAPI := head.OpenAPI.(string)
-	_, isSwagger := head.Swagger.(string)
-	if !isOpenAPI && !isSwagger {
-		return `must be an OpenAPI document: a JSON object with an "openapi" (or "swagger") version string`
-	}
-	return ""
 }
 
 // decodeJSON reads one JSON value from text into v, refusing unknown fields so that a

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/alerts"
 	"github.com/gatehouse-dev/gatehouse/internal/analytics"
+	"github.com/gatehouse-dev/gatehouse/internal/problem"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/chart"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 )
@@ -374,25 +375,5 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, c *call, err error
 	s.render(w, status, "error.html", view{base: s.base(nil, c, heading, ""), D: errorData{status, heading, detail}})
 }
 
-// statusOf maps a stable error code to its HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case gatehouse.EInvalid:
-		return http.StatusBadRequest
-	case gatehouse.ENotFound:
-		return http.StatusNotFound
-	case gatehouse.EConflict:
-		return http.StatusConflict
-	case gatehouse.EUnauthorized:
-		return http.StatusUnauthorized
-	case gatehouse.EForbidden:
-		return http.StatusForbidden
-	case gatehouse.EPreconditionFailed:
-		return http.StatusPreconditionFailed
-	case gatehouse.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case gatehouse.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// statusOf maps a stable error code to its HTTP status, as every listener does.
+func statusOf(code string) int { return problem.Status(code) }

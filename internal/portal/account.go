@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/problem"
 	"github.com/gatehouse-dev/gatehouse/internal/webui/session"
 )
 
@@ -530,14 +531,12 @@ func (p *portal) updateAccount(w http.ResponseWriter, r *http.Request, s *signed
 // storeFailed answers a store error on a form: a clean page, details in the log.
 func (p *portal) storeFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
 	p.opts.Logger.Error("portal: could not "+what, "err", err)
-	status, code := http.StatusServiceUnavailable, gatehouse.EUnavailable
-	switch gatehouse.ErrorCode(err) {
-	case gatehouse.ENotFound:
-		status, code = http.StatusNotFound, gatehouse.ENotFound
-	case gatehouse.EConflict:
-		status, code = http.StatusConflict, gatehouse.EConflict
-	case gatehouse.EInvalid:
-		status, code = http.StatusBadRequest, gatehouse.EInvalid
+	// Anything but a known client error reads as "unavailable": the details are logged.
+	code := gatehouse.ErrorCode(err)
+	switch code {
+	case gatehouse.ENotFound, gatehouse.EConflict, gatehouse.EInvalid:
+	default:
+		code = gatehouse.EUnavailable
 	}
-	p.fail(w, r, status, code, "we could not "+what+" just now; please try again")
+	p.fail(w, r, problem.Status(code), code, "we could not "+what+" just now; please try again")
 }

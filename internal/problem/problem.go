@@ -60,3 +60,27 @@ func WriteAuthError(w http.ResponseWriter, err error) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
 	Write(w, http.StatusUnauthorized, gatehouse.EUnauthorized, gatehouse.ErrorMessage(err))
 }
+
+// Status is the HTTP status of a domain error code (gatehouse.E*); unknown codes, and
+// EInternal, are 500. Every listener answers the same code with the same status.
+func Status(code string) int {
+	switch code {
+	case gatehouse.EInvalid:
+		return http.StatusBadRequest
+	case gatehouse.ENotFound:
+		return http.StatusNotFound
+	case gatehouse.EConflict:
+		return http.StatusConflict
+	case gatehouse.EUnauthorized:
+		return http.StatusUnauthorized
+	case gatehouse.EForbidden:
+		return http.StatusForbidden
+	case gatehouse.EPreconditionFailed:
+		return http.StatusPreconditionFailed
+	case gatehouse.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case gatehouse.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

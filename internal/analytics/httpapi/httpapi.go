@@ -179,21 +179,7 @@ func (a *API) AppUsage(w http.ResponseWriter, r *http.Request, app string) {
 }
 
 // statusOf maps a stable code to its HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case gatehouse.EInvalid:
-		return http.StatusBadRequest
-	case gatehouse.ENotFound:
-		return http.StatusNotFound
-	case gatehouse.EUnauthorized:
-		return http.StatusUnauthorized
-	case gatehouse.EForbidden:
-		return http.StatusForbidden
-	case gatehouse.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+func statusOf(code string) int { return problem.Status(code) }
 
 // queryFields renames the query engine's field names to the parameters that set them.
 var queryFields = map[string]string{
