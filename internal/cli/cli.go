@@ -102,6 +102,7 @@ at --admin-url (env GATEHOUSE_ADMIN_URL, default ` + client.DefaultBaseURL + `) 
 		newKeyCmd(e),
 		newSubscriptionCmd(e),
 		newTokenCmd(e),
+		newUserCmd(e),
 		newAuditCmd(e),
 		newPublishCmd(e),
 	)

@@ -472,3 +472,40 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("stdin: %+v", r)
 	}
 }
+
+func TestUsersAndResetLinks(t *testing.T) {
+	h := newHarness(t)
+	r := h.runStdin("correct horse battery\n", "user", "create", "--name", "carol", "--role", "editor", "--password-stdin")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "created admin user carol (editor)") {
+		t.Fatalf("user create: %+v", r)
+	}
+	if r := h.run("user", "create", "--name", "dan", "--role", "viewer"); r.code == 0 || !strings.Contains(r.stderr, "--password-stdin") {
+		t.Errorf("a password on no stdin: %+v", r)
+	}
+	if r := h.runStdin("", "user", "create", "--name", "dan", "--role", "viewer", "--password-stdin"); r.code == 0 || !strings.Contains(r.stderr, "no password on stdin") {
+		t.Errorf("empty stdin: %+v", r)
+	}
+	if r := h.runStdin("short\n", "user", "create", "--name", "dan", "--role", "viewer", "--password-stdin"); r.code == 0 || !strings.Contains(r.stderr, "password") {
+		t.Errorf("short password: %+v", r)
+	}
+	list := h.ok("user", "list")
+	if !strings.HasPrefix(list, "NAME ") || !strings.Contains(list, "carol") || !strings.Contains(list, "editor") {
+		t.Errorf("user list:\n%s", list)
+	}
+	if out := h.ok("user", "set", "carol", "--role", "viewer"); !strings.Contains(out, "changed admin user carol (viewer)") {
+		t.Errorf("user set:\n%s", out)
+	}
+	if r := h.run("user", "set", "carol"); r.code == 0 {
+		t.Errorf("user set with nothing to change: %+v", r)
+	}
+	diff(t, "user delete", "deleted admin user carol\n", h.ok("user", "delete", "carol"))
+
+	h.ok("developer", "create", "--email", "ann@example.com")
+	out := h.ok("developer", "reset-link", "ann@example.com")
+	if !regexp.MustCompile(`(?m)^    http://portal\.test/reset\?token=\S+$`).MatchString(out) || !strings.Contains(out, "works once") {
+		t.Errorf("reset-link:\n%s", out)
+	}
+	if r := h.run("developer", "reset-link", "nobody@example.com"); r.code == 0 {
+		t.Errorf("reset link for a missing developer: %+v", r)
+	}
+}

@@ -44,7 +44,7 @@ func newDeveloperCmd(e *env) *cobra.Command {
 		Aliases: []string{"developers", "dev"},
 		Short:   "Manage developers: the people who own apps",
 	}
-	cmd.AddCommand(list, getCmd(e, r), newDeveloperCreateCmd(e), deleteCmd(e, r))
+	cmd.AddCommand(list, getCmd(e, r), newDeveloperCreateCmd(e), deleteCmd(e, r), newResetLinkCmd(e))
 	return cmd
 }
 

@@ -120,6 +120,7 @@ func (s *Server) routes() http.Handler {
 	})
 	s.keyRoutes(mux)
 	s.tokenRoutes(mux)
+	s.userRoutes(mux)
 	mux.HandleFunc("GET /v1/audit", s.listAudit)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version, "revision": s.rev})
