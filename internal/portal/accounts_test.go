@@ -577,3 +577,36 @@ func TestOperatorDecisionsStick(t *testing.T) {
 		t.Errorf("subscription after the attempt: %+v, %v", got, err)
 	}
 }
+
+// countingSessions counts session lookups.
+type countingSessions struct {
+	session.Store
+	lookups atomic.Int64
+}
+
+func (c *countingSessions) Session(ctx context.Context, id string) (*session.Session, error) {
+	c.lookups.Add(1)
+	return c.Store.Session(ctx, id)
+}
+
+// TestFilesSkipSessions: a signed-in page's stylesheets and scripts cost no session
+// lookups; the page itself costs one.
+func TestFilesSkipSessions(t *testing.T) {
+	var cs *countingSessions
+	e := newDevEnv(t, func(o *Options) { cs = &countingSessions{Store: o.Sessions}; o.Sessions = cs })
+	b := e.browser()
+	b.signup("ann@example.com", "correct horse battery")
+	before := cs.lookups.Load()
+	for _, path := range []string{"/static/portal.css", "/static/portal.js", "/static/chart/chart.css", "/brand/theme.css", "/healthz"} {
+		b.get(path)
+	}
+	if n := cs.lookups.Load() - before; n != 0 {
+		t.Errorf("files made %d session lookups", n)
+	}
+	if _, page := b.get("/apps"); !strings.Contains(page, "Your apps") {
+		t.Fatal("not signed in")
+	}
+	if n := cs.lookups.Load() - before; n != 1 {
+		t.Errorf("a page made %d session lookups, want 1", n)
+	}
+}

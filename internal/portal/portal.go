@@ -136,10 +136,9 @@ func New(opts Options) (http.Handler, error) {
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	charts := http.StripPrefix("/static/chart/", chart.Static())
 
+	// Files are served without looking up a session: a page's stylesheets and scripts
+	// would otherwise cost two store reads each.
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", p.index)
-	mux.HandleFunc("GET /apis/{name}", p.apiPage)
-	mux.HandleFunc("GET /api/apis", p.apisJSON)
 	mux.HandleFunc("GET /static/chart/", charts.ServeHTTP)
 	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
 		// Embedded files change only with the binary; an hour keeps restarts visible.
@@ -152,13 +151,19 @@ func New(opts Options) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
+
+	pages := http.NewServeMux()
+	pages.HandleFunc("GET /{$}", p.index)
+	pages.HandleFunc("GET /apis/{name}", p.apiPage)
+	pages.HandleFunc("GET /api/apis", p.apisJSON)
 	if p.sessions != nil {
-		p.accountRoutes(mux)
+		p.accountRoutes(pages)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	pages.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusNotFound, gatehouse.ENotFound, "no such page")
 	})
-	return http.NewCrossOriginProtection().Handler(securityHeaders(p.withSession(mux))), nil
+	mux.Handle("/", p.withSession(pages))
+	return http.NewCrossOriginProtection().Handler(securityHeaders(mux)), nil
 }
 
 func securityHeaders(h http.Handler) http.Handler {
