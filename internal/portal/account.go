@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -110,13 +109,7 @@ type formPage struct {
 
 // safeNext keeps a post-sign-in destination on this site: a path, not a URL.
 func safeNext(s string) string {
-	// Browsers drop tabs and newlines from URLs and read '\' as '/', so "/\t/evil" and
-	// "/\\evil" would leave the site: refuse them, and anything with a scheme or host.
-	if s == "" || len(s) > 2048 || !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "\\\t\r\n") {
-		return "/apps"
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(u.Path, "//") {
+	if !session.LocalPath(s) {
 		return "/apps"
 	}
 	return s
@@ -134,15 +127,9 @@ func (p *portal) signinPage(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "signin.html", d)
 }
 
-// clientIP is the address that throttling keys on: the connection's peer, IPv6 by /64.
-// (Behind a proxy that is the proxy; set a trusted front end's limits there.)
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return session.ClientKey(host)
-}
+// clientIP is what throttling counts by. (Behind a proxy that is the proxy; set a
+// trusted front end's limits there.)
+func clientIP(r *http.Request) string { return session.ClientKey(r) }
 
 // hashWait is how long a sign-in waits for a free password-hashing slot before the
 // portal answers that it is busy.

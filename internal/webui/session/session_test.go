@@ -152,27 +152,34 @@ func TestThrottle(t *testing.T) {
 	th := NewThrottle(3, time.Minute)
 	th.Now = func() time.Time { return now }
 	for range 3 {
-		if th.Wait("k") != 0 {
+		if th.Begin("k") != 0 {
 			t.Fatal("throttled too early")
 		}
-		th.Fail("k")
 	}
-	if w := th.Wait("k"); w != time.Minute {
+	if w := th.Begin("k"); w != time.Minute {
 		t.Fatalf("wait = %v, want 1m", w)
 	}
-	if th.Wait("other") != 0 {
+	if th.Begin("other") != 0 {
 		t.Error("keys must be independent")
 	}
 	now = now.Add(61 * time.Second)
-	if th.Wait("k") != 0 {
+	if th.Begin("k") != 0 {
 		t.Error("still throttled after the window")
 	}
-	th.Fail("k")
-	th.Fail("k")
+	th.Begin("k")
 	th.Reset("k")
-	th.Fail("k")
-	if th.Wait("k") != 0 {
-		t.Error("reset did not clear failures")
+	th.Begin("k")
+	th.Begin("k")
+	if th.Begin("k") != 0 {
+		t.Error("reset did not clear the attempts")
+	}
+	// A success undone leaves room for one more attempt.
+	if th.Begin("k") == 0 {
+		t.Fatal("a fourth attempt in the window was allowed")
+	}
+	th.Undo("k")
+	if th.Begin("k") != 0 {
+		t.Error("undo did not give the attempt back")
 	}
 }
 
@@ -227,10 +234,23 @@ func TestThrottleBeginCountsFirst(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
-	for in, want := range map[string]string{"10.1.2.3": "10.1.2.3", "::ffff:10.1.2.3": "10.1.2.3",
-		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "2001:db8:1:2:ffff::1": "2001:db8:1:2::/64", "junk": "junk"} {
-		if got := ClientKey(in); got != want {
+	for in, want := range map[string]string{"10.1.2.3:5000": "10.1.2.3", "[::ffff:10.1.2.3]:5000": "10.1.2.3",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64", "[2001:db8:1:2:ffff::1]:1": "2001:db8:1:2::/64", "junk": "junk"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = in
+		r.Header.Set("X-Forwarded-For", "192.0.2.99") // never trusted
+		if got := ClientKey(r); got != want {
 			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for next, ok := range map[string]bool{"/apps": true, "/apps/x?range=1h#usage": true, "/": true,
+		"": false, "apps": false, "//evil.example/": false, "/\\evil.example": false, "/\t/evil.example": false,
+		"/\n/evil": false, "https://evil.example/": false, "/%2F/evil": false} {
+		if got := LocalPath(next); got != ok {
+			t.Errorf("LocalPath(%q) = %v, want %v", next, got, ok)
 		}
 	}
 }

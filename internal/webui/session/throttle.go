@@ -1,13 +1,17 @@
 package session
 
 import (
+	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Throttle slows down password guessing: after Max failures for a key within Window, the
-// key is refused until Window has passed since its first failure. Callers key it by
+// Throttle slows down password guessing: after Max attempts for a key within Window, the
+// key is refused until Window has passed since its first attempt. Callers key it by
 // account and by client address, so one attacker cannot lock out a victim from elsewhere
 // for longer than a window and cannot spray accounts from one address.
 //
@@ -35,25 +39,6 @@ func NewThrottle(max int, window time.Duration) *Throttle {
 	return &Throttle{Max: max, Window: window, Now: time.Now, m: map[string]*failures{}}
 }
 
-// Wait returns how long key must wait before trying again; 0 means it may try now.
-func (t *Throttle) Wait(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.m[key]
-	if f == nil {
-		return 0
-	}
-	left := f.first.Add(t.Window).Sub(t.Now())
-	if left <= 0 {
-		delete(t.m, key)
-		return 0
-	}
-	if f.n < t.Max {
-		return 0
-	}
-	return left
-}
-
 // Begin counts an attempt for key before it is checked, and returns how long key must
 // wait instead (counting nothing) when it has used its tries. Counting first matters:
 // a password check takes tens of milliseconds, and attempts sent in parallel would all
@@ -75,22 +60,6 @@ func (t *Throttle) Begin(key string) time.Duration {
 	}
 	f.n++
 	return 0
-}
-
-// Fail counts a failure of key.
-func (t *Throttle) Fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.Now()
-	f := t.m[key]
-	if f == nil || !now.Before(f.first.Add(t.Window)) {
-		if len(t.m) >= maxThrottleKeys {
-			t.sweep(now)
-		}
-		t.m[key] = &failures{n: 1, first: now}
-		return
-	}
-	f.n++
 }
 
 // Undo takes back one attempt counted by Begin that succeeded, so that sign-ins that
@@ -127,9 +96,19 @@ func (t *Throttle) sweep(now time.Time) {
 	}
 }
 
-// ClientKey is the part of a client address that throttling counts by: the address for
-// IPv4, its /64 network for IPv6 (one subscriber usually holds a whole /64).
-func ClientKey(ip string) string {
+// ClientKey is the part of the request's client address that throttling counts by: the
+// connection's peer (forwarded headers are not trusted: anyone can send them), the
+// address for IPv4 and its /64 network for IPv6 (one subscriber usually holds a whole
+// /64).
+func ClientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return addrKey(host)
+}
+
+func addrKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
@@ -171,3 +150,14 @@ func (g *Gate) Enter(wait time.Duration) bool {
 
 // Leave gives the slot back.
 func (g *Gate) Leave() { <-g.c }
+
+// LocalPath reports whether next may be the target of a redirect after signing in: a path
+// on this site. Browsers drop tabs and newlines from URLs and read '\\' as '/', so
+// "/\t/evil" and "/\\evil" would leave the site; so would anything with a scheme or host.
+func LocalPath(next string) bool {
+	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.ContainsAny(next, "\\\t\r\n") {
+		return false
+	}
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && !strings.HasPrefix(u.Path, "//")
+}
