@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
@@ -149,7 +150,7 @@ func (p *portal) createApp(w http.ResponseWriter, r *http.Request, s *signedIn) 
 }
 
 func fieldsOf(err error) []gatehouse.FieldError {
-	if ge, ok := err.(*gatehouse.Error); ok {
+	if ge, ok := errors.AsType[*gatehouse.Error](err); ok {
 		return ge.Fields
 	}
 	return nil
@@ -255,10 +256,13 @@ func noticeText(code string) string {
 	return ""
 }
 
-var usageRanges = []struct {
+// usageRange is a period the usage charts offer, and the width of their buckets.
+type usageRange struct {
 	value, label string
 	span, step   time.Duration
-}{
+}
+
+var usageRanges = []usageRange{
 	{"1h", "Last hour", time.Hour, time.Minute},
 	{"24h", "Last 24 hours", 24 * time.Hour, 30 * time.Minute},
 	{"7d", "Last 7 days", 7 * 24 * time.Hour, 6 * time.Hour},
@@ -310,20 +314,13 @@ func (p *portal) renderApp(w http.ResponseWriter, r *http.Request, s *signedIn, 
 		}
 		d.Plans = append(d.Plans, row)
 	}
-	d.Range = r.URL.Query().Get("range")
-	if !slices.ContainsFunc(usageRanges, func(u struct {
-		value, label string
-		span, step   time.Duration
-	}) bool {
-		return u.value == d.Range
-	}) {
-		d.Range = "24h"
-	}
+	rng := findRange(r.URL.Query().Get("range"))
+	d.Range = rng.value
 	for _, u := range usageRanges {
 		d.Ranges = append(d.Ranges, rangeOpt{Value: u.value, Label: u.label, Current: u.value == d.Range})
 	}
 	if p.opts.Query != nil {
-		d.Usage = p.usage(ctx, a.Name, d.Range, now)
+		d.Usage = p.usage(ctx, a.Name, rng, now)
 	}
 	if p.opts.Quotas != nil {
 		for _, u := range p.opts.Quotas(a.Name) {
@@ -374,13 +371,18 @@ func when(t *time.Time) string {
 
 // usage draws the app's requests, errors and p99 latency over the range. A failed query
 // leaves the charts out rather than failing the page.
-func (p *portal) usage(ctx context.Context, app, rng string, now time.Time) *usageView {
-	span, step := 24*time.Hour, 30*time.Minute
+// findRange is the range named value, or the last 24 hours.
+func findRange(value string) usageRange {
 	for _, u := range usageRanges {
-		if u.value == rng {
-			span, step = u.span, u.step
+		if u.value == value {
+			return u
 		}
 	}
+	return usageRanges[1]
+}
+
+func (p *portal) usage(ctx context.Context, app string, rng usageRange, now time.Time) *usageView {
+	span, step := rng.span, rng.step
 	res, err := p.opts.Query.Series(ctx, analytics.SeriesQuery{From: now.Add(-span), To: now, Interval: step,
 		Filters:  analytics.Filters{Apps: []string{app}, Kinds: []analytics.Kind{analytics.KindRequest}},
 		Measures: []string{analytics.MeasureCount, analytics.MeasureErrors, analytics.MeasureLatencyP99}})

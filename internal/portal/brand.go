@@ -2,11 +2,12 @@ package portal
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"net/http"
 	"regexp"
-	"strconv"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
@@ -66,8 +67,7 @@ func newBrand(b Branding) (brand, error) {
 		css.WriteString("}\n")
 	}
 	out.css = css.String()
-	out.cssTag = strconv.Quote(fmt.Sprintf("%x", len(out.css)*31+int(hash(out.css))))
-	out.logoETag = strconv.Quote(fmt.Sprintf("%x", hash(string(b.Logo))))
+	out.cssTag, out.logoETag = etag([]byte(out.css)), etag(b.Logo)
 	home, err := renderMarkdown(b.Home)
 	if err != nil {
 		return out, fmt.Errorf("portal home page: %w", err)
@@ -76,12 +76,10 @@ func newBrand(b Branding) (brand, error) {
 	return out, nil
 }
 
-func hash(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
+// etag is a strong validator of content that changes only with the settings.
+func etag(content []byte) string {
+	sum := sha256.Sum256(content)
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
 // markdown renders CommonMark with GitHub's tables, strikethrough and autolinks. It is

@@ -26,10 +26,11 @@ func NewReset(ctx context.Context, st Store, email string, now time.Time) (strin
 // PeekReset returns the email a reset token is for, without using it up; ENotFound when
 // the token is unknown, used or expired.
 func PeekReset(ctx context.Context, st Store, token string) (string, error) {
-	if token == "" || len(token) > 128 {
-		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
+	id, err := resetID(token)
+	if err != nil {
+		return "", err
 	}
-	s, err := st.Session(ctx, gatehouse.HashSecret(token))
+	s, err := st.Session(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -43,10 +44,11 @@ func PeekReset(ctx context.Context, st Store, token string) (string, error) {
 // fails. The caller then sets the new password and ends the developer's sessions and
 // other reset links.
 func UseReset(ctx context.Context, st Store, token string) (string, error) {
-	if token == "" || len(token) > 128 {
-		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
+	id, err := resetID(token)
+	if err != nil {
+		return "", err
 	}
-	s, err := st.TakeSession(ctx, gatehouse.HashSecret(token))
+	s, err := st.TakeSession(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -57,4 +59,12 @@ func UseReset(ctx context.Context, st Store, token string) (string, error) {
 		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
 	}
 	return s.Subject, nil
+}
+
+// resetID is the stored id of a reset token; an empty or oversized one is no link.
+func resetID(token string) (string, error) {
+	if token == "" || len(token) > 128 {
+		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such reset link")
+	}
+	return gatehouse.HashSecret(token), nil
 }
