@@ -42,16 +42,6 @@ func (c *CounterVec) With(values ...string) *Counter { return c.v.with(values) }
 func (c *CounterVec) Len() int      { return c.v.Len() }
 func (c *CounterVec) Folds() uint64 { return c.v.Folds() }
 
-func (c *CounterVec) collect(w *Writer) {
-	v := c.v
-	f := w.family(v.name)
-	f.typ, f.help = v.typ, escapeHelp(v.help)
-	for _, e := range v.snapshot() {
-		f.body = appendSeriesName(f.body, v.name, v.labels, &e.key, "", "")
-		f.body = append(f.body, ' ')
-		f.body = appendFloat(f.body, e.m.Value())
-		f.body = append(f.body, '\n')
-	}
-}
+func (c *CounterVec) collect(w *Writer) { collectValues(w, c.v) }
 
 func (c *CounterVec) base() metricBase { return c.v }

@@ -27,16 +27,6 @@ func (g *GaugeVec) With(values ...string) *Gauge { return g.v.with(values) }
 func (g *GaugeVec) Len() int      { return g.v.Len() }
 func (g *GaugeVec) Folds() uint64 { return g.v.Folds() }
 
-func (g *GaugeVec) collect(w *Writer) {
-	v := g.v
-	f := w.family(v.name)
-	f.typ, f.help = v.typ, escapeHelp(v.help)
-	for _, e := range v.snapshot() {
-		f.body = appendSeriesName(f.body, v.name, v.labels, &e.key, "", "")
-		f.body = append(f.body, ' ')
-		f.body = appendFloat(f.body, e.m.Value())
-		f.body = append(f.body, '\n')
-	}
-}
+func (g *GaugeVec) collect(w *Writer) { collectValues(w, g.v) }
 
 func (g *GaugeVec) base() metricBase { return g.v }

@@ -205,3 +205,18 @@ func validLabelName(s string) bool {
 
 func (v *vec[T]) metricName() string { return v.name }
 func (v *vec[T]) labelCount() int    { return len(v.labels) }
+
+// collectValues writes the series of a one-value metric (a counter or a gauge).
+func collectValues[T any, PT interface {
+	*T
+	Value() float64
+}](w *Writer, v *vec[T]) {
+	f := w.family(v.name)
+	f.typ, f.help = v.typ, escapeHelp(v.help)
+	for _, e := range v.snapshot() {
+		f.body = appendSeriesName(f.body, v.name, v.labels, &e.key, "", "")
+		f.body = append(f.body, ' ')
+		f.body = appendFloat(f.body, PT(e.m).Value())
+		f.body = append(f.body, '\n')
+	}
+}
