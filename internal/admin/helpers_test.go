@@ -1,9 +1,9 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/gatehouse-dev/gatehouse/internal/logtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,7 +25,7 @@ type env struct {
 	store  gatehouse.Store
 	sqlite *sqlite.Store
 	srv    *httptest.Server
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	doc    *oaDoc
 
 	root, viewer, editor, old string // secrets
@@ -46,7 +46,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // newEnvWithStore serves store (which may wrap sq to inject failures).
 func newEnvWithStore(t *testing.T, store gatehouse.Store, sq *sqlite.Store, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, store: store, sqlite: sq, logs: &syncBuffer{}, doc: loadDoc(t)}
+	e := &env{t: t, store: store, sqlite: sq, logs: &logtest.Buffer{}, doc: loadDoc(t)}
 	o := Options{
 		Store:   store,
 		Logger:  slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -244,24 +244,6 @@ func (e *env) unchanged(before snapshot) {
 	if after := e.snapshot(); after != before {
 		e.t.Fatalf("store changed: before %+v, after %+v", before, after)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Fixtures shared by the tests.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/logtest"
 	"io"
 	"log/slog"
 	"maps"
@@ -15,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,25 +30,7 @@ type env struct {
 	t    testing.TB
 	st   *sqlite.Store
 	srv  *httptest.Server
-	logs *syncBuffer
-}
-
-// syncBuffer collects log output from handler goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *logtest.Buffer
 }
 
 func openStore(tb testing.TB) *sqlite.Store {
@@ -71,7 +53,7 @@ func newEnv(tb testing.TB, mods ...func(*Options)) *env {
 
 func newEnvWithStore(tb testing.TB, st *sqlite.Store, mods ...func(*Options)) *env {
 	tb.Helper()
-	e := &env{t: tb, st: st, logs: &syncBuffer{}}
+	e := &env{t: tb, st: st, logs: &logtest.Buffer{}}
 	o := Options{
 		Store: st, Sessions: st, Alerts: st,
 		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -7,13 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/logtest"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,30 +40,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is a running `gatehouse serve`.
 type node struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	stdout  *syncBuffer
-	stderr  *syncBuffer
+	stdout  *logtest.Buffer
+	stderr  *logtest.Buffer
 	addrs   map[string]string
 	token   string
 	dataDir string
@@ -87,7 +69,7 @@ func start(t *testing.T, dataDir, token string, extra ...string) *node {
 	}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "GATEHOUSE_ADMIN_TOKEN="+token)
-	n := &node{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, token: token, dataDir: dataDir, done: make(chan error, 1)}
+	n := &node{t: t, cmd: cmd, stdout: &logtest.Buffer{}, stderr: &logtest.Buffer{}, token: token, dataDir: dataDir, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = n.stdout, n.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

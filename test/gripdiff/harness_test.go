@@ -31,6 +31,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/logtest"
 	"io"
 	"net"
 	"os"
@@ -55,24 +56,6 @@ func pushpinBin(t *testing.T) string {
 		t.Fatalf("GATEHOUSE_TEST_PUSHPIN=%s: %v", p, err)
 	}
 	return p
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freePort returns a loopback port that was free a moment ago (for Pushpin, which cannot
@@ -105,7 +88,7 @@ type peer interface {
 type pushpin struct {
 	httpAddr    string
 	controlAddr string
-	out         *syncBuffer
+	out         *logtest.Buffer
 }
 
 func (p *pushpin) name() string        { return "pushpin" }
@@ -197,7 +180,7 @@ stats_format=tnetstring
 		t.Fatal(err)
 	}
 
-	p := &pushpin{httpAddr: fmt.Sprintf("127.0.0.1:%d", httpPort), controlAddr: fmt.Sprintf("127.0.0.1:%d", ctlPort), out: &syncBuffer{}}
+	p := &pushpin{httpAddr: fmt.Sprintf("127.0.0.1:%d", httpPort), controlAddr: fmt.Sprintf("127.0.0.1:%d", ctlPort), out: &logtest.Buffer{}}
 	cmd := exec.Command(bin, "--config", confFile, "--merge-output")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -275,7 +258,7 @@ func gatehouseBinary() (string, error) {
 type gatehouse struct {
 	addrs map[string]string
 	token string
-	out   *syncBuffer
+	out   *logtest.Buffer
 }
 
 func (g *gatehouse) name() string        { return "gatehouse" }
@@ -300,7 +283,7 @@ func startGatehouse(t *testing.T, originAddr string) (*gatehouse, error) {
 	addrFile := filepath.Join(dataDir, "addrs.json")
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
-	g := &gatehouse{token: "gripdiff-" + hex.EncodeToString(tok), out: &syncBuffer{}}
+	g := &gatehouse{token: "gripdiff-" + hex.EncodeToString(tok), out: &logtest.Buffer{}}
 	cmd := exec.Command(bin, "serve",
 		"--data-dir", dataDir,
 		"--proxy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--portal-addr", "127.0.0.1:0",

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/logtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -716,31 +717,13 @@ func (f *flaky) Set(ctx context.Context, key string, v []byte, ttl time.Duration
 	return f.Cache.Set(ctx, key, v, ttl)
 }
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestCacheFailureIsAMiss(t *testing.T) {
 	mem, err := store.NewMemory(store.MemoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fc := &flaky{Cache: mem}
-	var logs syncBuffer
+	var logs logtest.Buffer
 	f := start(t, `{}`, counting(), withCache(fc), withLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	expect(t, f.get(t, "/e"), 200, "MISS")
 	fc.down.Store(true)
