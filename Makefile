@@ -13,13 +13,16 @@ build:
 demo:
 	$(GO) run ./cmd/gatehouse serve --demo
 
-# The whole suite: formatting, vet, every test with the race detector, and a short run of
-# every fuzz target's seed corpus (plain `go test` already runs the seeds). Tests that need
+# The whole suite: formatting, vet, every test with the race detector (which runs every
+# fuzz target's seed corpus), and one pass of the page benchmarks. Tests that need
 # PostgreSQL, Redis or NATS skip unless GATEHOUSE_TEST_* are set; .ci/run sets them.
 test: vet
 	@unformatted=$$(gofmt -l .); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@# The page-render benchmarks behind issue 7's figure run once, so that they cannot
+	@# break unnoticed; the figure itself comes from a real run (docs/benchmarks.md).
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/portal/ ./internal/dashboard/
 
 vet:
 	$(GO) vet $(PKGS)
