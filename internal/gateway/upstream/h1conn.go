@@ -140,7 +140,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
 	for n := 0; ; n++ {
 		c.limit = h1MaxHeaderBytes
-		resp, err := http.ReadResponse(c.br, req)
+		resp, err := readResponseHead(c.br, req)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +187,7 @@ func connGone(err error) bool {
 // goes back to the idle list or is closed, exactly once.
 type h1Body struct {
 	c    *h1Conn
-	rc   io.ReadCloser // the body as http.ReadResponse framed it
+	rc   io.ReadCloser // the body as readResponseHead framed it
 	ctx  context.Context
 	stop func() bool // stops the cancellation hook; nil for a context that never ends
 	keep bool        // neither side asked to close, and the body is not close-delimited
