@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/h1server"
 	"github.com/gatehouse-dev/gatehouse/internal/listener"
 	"github.com/gatehouse-dev/gatehouse/internal/policy/builtin"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -227,7 +228,12 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	dirDone := svc.dir.Start(ctx)
 	wg.Go(func() { <-dirDone })
 	for _, s := range servers {
-		s.srv = &http.Server{
+		if s.proxy && !s.tls && cfg.ProxyServer != "net/http" {
+			s.srv = newH1Server(cfg, s.h, reqCtx, log)
+			startServer(&wg, s, errc, log)
+			continue
+		}
+		hs := &http.Server{
 			Handler:           s.h,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), // slowloris: headers must arrive in time
 			IdleTimeout:       cfg.IdleTimeout.D(),
@@ -236,21 +242,17 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 			BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		}
 		if s.proxy {
-			s.srv.ReadTimeout = cfg.ReadTimeout.D()
-			s.srv.WriteTimeout = cfg.WriteTimeout.D()
+			hs.ReadTimeout = cfg.ReadTimeout.D()
+			hs.WriteTimeout = cfg.WriteTimeout.D()
 			// HTTP/1.1 always; HTTP/2 over TLS by ALPN (the TLS listener offers h2);
 			// cleartext HTTP/2 with prior knowledge when h2c is on.
-			s.srv.Protocols = new(http.Protocols)
-			s.srv.Protocols.SetHTTP1(true)
-			s.srv.Protocols.SetHTTP2(true)
-			s.srv.Protocols.SetUnencryptedHTTP2(cfg.H2C)
+			hs.Protocols = new(http.Protocols)
+			hs.Protocols.SetHTTP1(true)
+			hs.Protocols.SetHTTP2(true)
+			hs.Protocols.SetUnencryptedHTTP2(cfg.H2C)
 		}
-		wg.Go(func() {
-			if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s listener: %w", s.name, err)
-			}
-		})
-		log.Info("listening", "listener", s.name, "addr", s.l.Addr().String())
+		s.srv = hs
+		startServer(&wg, s, errc, log)
 	}
 	ls.release() // the servers own the listeners now
 
@@ -289,7 +291,49 @@ type server struct {
 	h     http.Handler
 	proxy bool // API traffic: proxy timeouts and protocols apply
 	tls   bool
-	srv   *http.Server
+	srv   httpServer
+}
+
+// httpServer is net/http's server or the proxy listener's own HTTP/1.1 one.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+func startServer(wg *sync.WaitGroup, s *server, errc chan<- error, log *slog.Logger) {
+	wg.Go(func() {
+		if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("%s listener: %w", s.name, err)
+		}
+	})
+	log.Info("listening", "listener", s.name, "addr", s.l.Addr().String())
+}
+
+// newH1Server is the cleartext proxy listener's HTTP/1.1 server, with net/http behind it
+// for connections that open with the HTTP/2 preface when h2c is on.
+func newH1Server(cfg config.Config, h http.Handler, reqCtx context.Context, log *slog.Logger) *h1server.Server {
+	srv := &h1server.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(),
+		ReadTimeout:       cfg.ReadTimeout.D(),
+		WriteTimeout:      cfg.WriteTimeout.D(),
+		IdleTimeout:       cfg.IdleTimeout.D(),
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		BaseContext:       reqCtx,
+		Logger:            log.With("listener", "proxy"),
+	}
+	if cfg.H2C {
+		srv.HTTP2 = &http.Server{
+			Handler:     h,
+			IdleTimeout: cfg.IdleTimeout.D(),
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext: func(net.Listener) context.Context { return reqCtx },
+			Protocols:   new(http.Protocols),
+		}
+		srv.HTTP2.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return srv
 }
 
 // certCheckInterval is how often, at most, the proxy's certificate files are checked for

@@ -53,9 +53,13 @@ type Config struct {
 	ProxyTLSAddr string `yaml:"proxy_tls_addr"`
 	// TLS holds the proxy's certificate, reloaded from its files when they change.
 	TLS TLS `yaml:"tls"`
-	// H2C serves cleartext HTTP/2 (prior knowledge and Upgrade: h2c) on the proxy listener
+	// H2C serves cleartext HTTP/2 (prior knowledge; not Upgrade: h2c) on the proxy listener
 	// beside HTTP/1.1, for service meshes and gRPC clients inside a trusted network.
 	H2C bool `yaml:"h2c"`
+	// ProxyServer is what serves HTTP/1.1 on the cleartext proxy listener: "gatehouse"
+	// (internal/h1server, lean per-request costs) or "net/http" (the standard library's
+	// server). TLS listeners always use net/http.
+	ProxyServer string `yaml:"proxy_server"`
 	// MaxConnections caps concurrent connections per proxy listener; further clients wait
 	// in the accept queue. 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
@@ -284,6 +288,7 @@ func defaults() Config {
 		AdminMaxBody:      DefaultAdminMaxBody,
 		ProxyTLSAddr:      ":8443",
 		H2C:               true,
+		ProxyServer:       "gatehouse",
 		MaxConnections:    DefaultMaxConnections,
 		ProxyMaxBody:      DefaultProxyMaxBody,
 		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},

@@ -79,6 +79,8 @@ func settings() []setting {
 			ptr: func(c *Config) any { return &c.TLS.ClientCerts }},
 		{key: "h2c", usage: "serve cleartext HTTP/2 beside HTTP/1.1 on the proxy listener",
 			ptr: func(c *Config) any { return &c.H2C }},
+		{key: "proxy_server", usage: "HTTP/1.1 server of the cleartext proxy listener: gatehouse or net/http",
+			ptr: func(c *Config) any { return &c.ProxyServer }, check: func(c *Config) string { return oneOf(c.ProxyServer, "gatehouse", "net/http") }},
 		{key: "max_connections", usage: "most concurrent connections per proxy listener (0: no cap)",
 			ptr: func(c *Config) any { return &c.MaxConnections }, check: func(c *Config) string { return sizeRange(int64(c.MaxConnections), 0, 1<<24) }},
 		{key: "proxy_max_body", usage: "largest request body an API accepts unless it sets max_body_bytes",

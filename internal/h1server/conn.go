@@ -1,0 +1,618 @@
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Connection states, for Shutdown: only idle connections are closed under a client.
+const (
+	stateNew int32 = iota
+	stateIdle
+	stateActive
+	stateHijacked
+)
+
+// fired marks a deadline the sweeper enforced: the connection's own deadline is in the
+// past, so the connection is done.
+const fired = -1
+
+// aLongTimeAgo makes a blocked read or write return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// maxPostHandlerReadBytes is how much of an unread request body is read and dropped
+// after the handler to keep the connection, as net/http does.
+const maxPostHandlerReadBytes = 256 << 10
+
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	ctx    context.Context
+	remote string
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	res    response
+	body   requestBody
+
+	state atomic.Int32
+	// rdl and wdl are the read and write deadlines the sweeper enforces, in the coarse
+	// clock's UnixNano; 0: none; fired: enforced. dlMu orders the sweeper's enforcement
+	// against the connection clearing a fired deadline.
+	rdl, wdl atomic.Int64
+	dlMu     sync.Mutex
+	// watchFrom is when the running handler became eligible for the client-gone watch
+	// (its body read, nothing pipelined); 0: not eligible or already watched.
+	watchFrom atomic.Int64
+
+	bgMu      sync.Mutex
+	bgRunning bool
+	bgAborted bool
+	bgDone    chan struct{}
+	reqDone   bool               // under bgMu: no watch may start
+	cancelReq context.CancelFunc // under bgMu
+	gone      bool               // under bgMu: the watch saw the client leave
+}
+
+var bufPool = sync.Pool{New: func() any { return new(connBufs) }}
+
+type connBufs struct {
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c.ctx = context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
+	c.cr.c, c.cr.limit = c, -1
+	b := bufPool.Get().(*connBufs)
+	if b.r == nil {
+		b.r = bufio.NewReaderSize(&c.cr, 4<<10)
+		b.w = bufio.NewWriterSize(nc, 4<<10)
+	} else {
+		b.r.Reset(&c.cr)
+		b.w.Reset(nc)
+	}
+	c.br, c.bw = b.r, b.w
+	c.res.c = c
+	c.res.header = make(http.Header, 8)
+	c.body.c = c
+	return c
+}
+
+// connReader reads from the connection, capped while a request head is read, and gives
+// back the byte the client-gone watch may have taken.
+type connReader struct {
+	c       *conn
+	limit   int64 // bytes that may still be read; negative: no cap
+	hit     bool  // the cap was reached
+	hasByte bool
+	byteBuf [1]byte
+	err     error // the connection's last read error: a failed request read is the client's doing only with one
+}
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if cr.hasByte {
+		p[0] = cr.byteBuf[0]
+		cr.hasByte = false
+		return 1, nil
+	}
+	if cr.limit >= 0 {
+		if cr.limit == 0 {
+			cr.hit = true
+			return 0, io.EOF
+		}
+		if int64(len(p)) > cr.limit {
+			p = p[:cr.limit]
+		}
+	}
+	n, err := cr.c.nc.Read(p)
+	if err != nil {
+		cr.err = err
+	}
+	if cr.limit >= 0 {
+		cr.limit -= int64(n)
+	}
+	return n, err
+}
+
+func (c *conn) serve() {
+	hijacked := false
+	defer func() {
+		if !hijacked {
+			c.close()
+		}
+	}()
+	s := c.s
+	c.setRDL(s.deadline(s.ReadHeaderTimeout))
+	if s.HTTP2 != nil && c.h2Preface() {
+		hijacked = true // the HTTP/2 server owns the connection now
+		c.s.forget(c)
+		c.handoff()
+		return
+	}
+	for first := true; ; first = false {
+		if !first && c.br.Buffered() == 0 && !c.cr.hasByte {
+			c.state.Store(stateIdle)
+			if !c.setRDL(s.deadline(s.IdleTimeout)) {
+				return
+			}
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+			if !c.setRDL(s.deadline(s.ReadHeaderTimeout)) {
+				return
+			}
+		}
+		c.state.Store(stateActive)
+		keep, hj := c.serveOne()
+		if hj {
+			hijacked = true
+			return
+		}
+		if !keep || s.closing.Load() {
+			return
+		}
+	}
+}
+
+// serveOne reads and answers one request. keep: the connection may carry another.
+func (c *conn) serveOne() (keep, hijacked bool) {
+	s := c.s
+	start := s.now()
+	if s.ReadTimeout > 0 && (c.rdl.Load() <= 0 || start+int64(s.ReadTimeout) < c.rdl.Load()) {
+		if !c.setRDL(start + int64(s.ReadTimeout)) {
+			return false, false
+		}
+	}
+	max := s.MaxHeaderBytes
+	if max <= 0 {
+		max = defaultMaxHeaderBytes
+	}
+	c.cr.limit, c.cr.hit = int64(max)+4096, false // net/http's allowance for the request line
+	c.cr.err = nil
+	req, err := http.ReadRequest(c.br)
+	c.cr.limit = -1
+	if err != nil {
+		c.badRequest(err)
+		return false, false
+	}
+	if problem := checkRequest(req); problem != "" {
+		status := http.StatusBadRequest
+		if problem == "unsupported protocol version" {
+			status = http.StatusHTTPVersionNotSupported
+		}
+		c.reject(status, "bad_request", problem)
+		return false, false
+	}
+	if s.ReadTimeout > 0 {
+		if !c.setRDL(start + int64(s.ReadTimeout)) {
+			return false, false
+		}
+	} else if !c.setRDL(0) {
+		return false, false
+	}
+	if s.WriteTimeout > 0 {
+		c.wdl.Store(s.now() + int64(s.WriteTimeout))
+	}
+
+	ctx, cancel := context.WithCancel(c.ctx)
+	*req = *req.WithContext(ctx)
+	req.RemoteAddr = c.remote
+	c.bgMu.Lock()
+	c.reqDone, c.gone, c.cancelReq = false, false, cancel
+	c.bgMu.Unlock()
+
+	w := &c.res
+	w.reset(req)
+	expect := false
+	if req.Body != http.NoBody && req.Body != nil {
+		if v := req.Header["Expect"]; len(v) > 0 {
+			if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && strings.EqualFold(v[0], "100-continue") {
+				expect = true
+			} else if !strings.EqualFold(v[0], "100-continue") {
+				cancel()
+				c.reject(http.StatusExpectationFailed, "expectation_failed", "unsupported Expect header")
+				return false, false
+			}
+		}
+		c.body.reset(req.Body, expect)
+		req.Body = &c.body
+	} else {
+		if v := req.Header["Expect"]; len(v) > 0 && !strings.EqualFold(v[0], "100-continue") {
+			cancel()
+			c.reject(http.StatusExpectationFailed, "expectation_failed", "unsupported Expect header")
+			return false, false
+		}
+		c.body.reset(nil, false)
+		c.bodyRead()
+	}
+
+	c.callHandler(w, req)
+	c.endWatch()
+	if w.hijacked {
+		cancel()
+		return false, true
+	}
+	keep = w.finish()
+	cancel()
+	if !c.clearWDL() {
+		keep = false
+	}
+	c.bgMu.Lock()
+	if c.gone {
+		keep = false
+	}
+	c.cancelReq = nil
+	c.bgMu.Unlock()
+	return keep, false
+}
+
+// callHandler runs the handler, turning a panic into a closed connection as net/http does.
+func (c *conn) callHandler(w *response, req *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.broken = true
+			if v != http.ErrAbortHandler {
+				c.s.logger().Error("panic serving request", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	if req.Method == http.MethodOptions && req.RequestURI == "*" {
+		serverOptions(w, req) // about the server, not a resource: net/http answers it too
+		return
+	}
+	c.s.Handler.ServeHTTP(w, req)
+}
+
+// serverOptions answers "OPTIONS *" as net/http's server does.
+func serverOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+}
+
+// checkRequest applies the checks net/http's server adds to http.ReadRequest's.
+func checkRequest(req *http.Request) string {
+	if req.ProtoMajor != 1 {
+		return "unsupported protocol version"
+	}
+	// http.ReadRequest has moved the Host header to req.Host (and refused several).
+	if req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" {
+		return "missing required Host header"
+	}
+	if req.URL.Host == "" && req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
+		return "malformed Host header"
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return "invalid header name"
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return "invalid header value"
+			}
+		}
+	}
+	return ""
+}
+
+// badRequest answers a request that could not be read, unless the client left.
+func (c *conn) badRequest(err error) {
+	switch {
+	case c.cr.hit:
+		c.reject(http.StatusRequestHeaderFieldsTooLarge, "header_too_large", "the request head is larger than the server accepts")
+	case err == io.EOF, c.cr.err != nil && c.cr.err != io.EOF && errors.Is(err, c.cr.err):
+		// The client left before a request began, or the connection failed or timed
+		// out: there is nobody to answer. A request cut short by the client's end of
+		// stream (io.ErrUnexpectedEOF) is answered 400, as net/http does.
+	default:
+		detail := "malformed HTTP request"
+		if isUnsupportedTE(err) {
+			c.reject(http.StatusNotImplemented, "unsupported_transfer_encoding", "unsupported Transfer-Encoding")
+			return
+		}
+		c.reject(http.StatusBadRequest, "bad_request", detail)
+	}
+}
+
+// isUnsupportedTE tells net/http's unexported unsupportedTEError by type name and its
+// two messages: it has no other identity.
+func isUnsupportedTE(err error) bool {
+	if fmt.Sprintf("%T", err) != "*http.unsupportedTEError" {
+		return false
+	}
+	m := err.Error()
+	return strings.HasPrefix(m, "unsupported transfer encoding: ") || strings.HasPrefix(m, "too many transfer encodings: ")
+}
+
+// reject writes an error response and leaves the connection to be closed.
+func (c *conn) reject(status int, code, detail string) {
+	body := `{"type":"about:blank","title":"` + http.StatusText(status) + `","status":` + fmt.Sprint(status) +
+		`,"code":"` + code + `","detail":"` + detail + `"}` + "\n"
+	c.clearRDL()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(body), body)
+	_ = c.bw.Flush()
+}
+
+// h2Preface reports whether the connection opens with the HTTP/2 client preface,
+// reading no further than needed to tell.
+func (c *conn) h2Preface() bool {
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	for n := 1; n <= len(preface); n++ {
+		b, err := c.br.Peek(n)
+		if err != nil {
+			return false
+		}
+		if b[n-1] != preface[n-1] {
+			return false
+		}
+		if bn := c.br.Buffered(); bn > n {
+			// Compare what has arrived in one go.
+			m := min(bn, len(preface))
+			b, _ = c.br.Peek(m)
+			if string(b) != preface[:m] {
+				return false
+			}
+			n = m
+			if n == len(preface) {
+				return true
+			}
+		}
+	}
+	return true
+}
+
+// handoff gives the connection, with the bytes already read, to the HTTP/2 server.
+func (c *conn) handoff() {
+	c.setRDL(0)
+	c.dlMu.Lock()
+	_ = c.nc.SetDeadline(time.Time{})
+	c.dlMu.Unlock()
+	n := c.br.Buffered()
+	pre, _ := c.br.Peek(n)
+	pc := &prefixConn{Conn: c.nc, pre: append([]byte(nil), pre...)}
+	if !c.s.h2ln.deliver(pc) {
+		_ = c.nc.Close()
+	}
+}
+
+// deadline is the coarse-clock deadline d from now; 0 when d is 0.
+func (s *Server) deadline(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return s.now() + int64(d)
+}
+
+// setRDL replaces the read deadline; false when the old one had fired.
+func (c *conn) setRDL(d int64) bool {
+	if c.rdl.Swap(d) == fired {
+		c.rdl.Store(fired)
+		return false
+	}
+	return true
+}
+
+// clearRDL drops the read deadline, undoing an enforced one (the read it guarded ended).
+func (c *conn) clearRDL() {
+	if c.rdl.Swap(0) == fired {
+		c.dlMu.Lock()
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.dlMu.Unlock()
+	}
+}
+
+// clearWDL drops the write deadline; false when it had fired (the response was cut).
+func (c *conn) clearWDL() bool {
+	if c.wdl.Swap(0) == fired {
+		return false
+	}
+	return true
+}
+
+// check is the sweeper's visit: enforce expired deadlines, start the client-gone watch,
+// close the connection when it idles during shutdown.
+func (c *conn) check(now int64, closing bool) {
+	if d := c.rdl.Load(); d > 0 && now >= d {
+		c.dlMu.Lock()
+		if c.rdl.CompareAndSwap(d, fired) {
+			_ = c.nc.SetReadDeadline(aLongTimeAgo)
+		}
+		c.dlMu.Unlock()
+	}
+	if d := c.wdl.Load(); d > 0 && now >= d {
+		c.dlMu.Lock()
+		if c.wdl.CompareAndSwap(d, fired) {
+			_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		}
+		c.dlMu.Unlock()
+	}
+	if f := c.watchFrom.Load(); f > 0 && now-f >= int64(watchAfter) && c.watchFrom.CompareAndSwap(f, 0) {
+		c.startWatch()
+	}
+	if closing {
+		c.closeIfIdle()
+	}
+}
+
+func (c *conn) closeIfIdle() {
+	if c.state.Load() == stateIdle {
+		c.dlMu.Lock()
+		_ = c.nc.SetReadDeadline(aLongTimeAgo) // the idle Peek returns; serve closes
+		c.dlMu.Unlock()
+	}
+}
+
+// bodyRead marks the request body as consumed: a handler still running from here on may
+// be waiting on something slow, and its client is watched from the next sweep.
+func (c *conn) bodyRead() {
+	c.clearRDL() // read_timeout covers reading the request, not the handler after it
+	if c.br.Buffered() == 0 && !c.cr.hasByte {
+		c.watchFrom.Store(c.s.now() + 1) // never 0
+	}
+}
+
+// startWatch begins the read that notices the client going away (EOF, reset) while a
+// handler runs, and cancels the request's context when it does.
+func (c *conn) startWatch() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgRunning || c.reqDone {
+		return
+	}
+	c.bgRunning, c.bgAborted = true, false
+	c.bgDone = make(chan struct{})
+	go c.backgroundRead(c.bgDone)
+}
+
+func (c *conn) backgroundRead(done chan struct{}) {
+	n, err := c.nc.Read(c.cr.byteBuf[:])
+	c.bgMu.Lock()
+	if n == 1 {
+		c.cr.hasByte = true // the next request has begun: the client is there
+	} else if err != nil && !c.bgAborted {
+		c.gone = true
+		if c.cancelReq != nil {
+			c.cancelReq()
+		}
+	}
+	c.bgRunning = false
+	close(done)
+	c.bgMu.Unlock()
+}
+
+// endWatch stops a running watch and keeps a new one from starting, before the
+// connection is read again or handed over.
+func (c *conn) endWatch() {
+	c.watchFrom.Store(0)
+	c.bgMu.Lock()
+	c.reqDone = true
+	running, done := c.bgRunning, c.bgDone
+	if running {
+		c.bgAborted = true
+	}
+	c.bgMu.Unlock()
+	if running {
+		c.dlMu.Lock()
+		_ = c.nc.SetReadDeadline(aLongTimeAgo)
+		c.dlMu.Unlock()
+		<-done
+		c.dlMu.Lock()
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.dlMu.Unlock()
+		if c.rdl.Load() == fired {
+			c.rdl.Store(0)
+		}
+	}
+}
+
+// hijack detaches the connection from the server for a handler that takes it over.
+func (c *conn) hijack() {
+	c.endWatch()
+	c.state.Store(stateHijacked)
+	c.rdl.Store(0)
+	c.wdl.Store(0)
+	c.dlMu.Lock()
+	_ = c.nc.SetDeadline(time.Time{})
+	c.dlMu.Unlock()
+	c.s.forget(c)
+}
+
+func (c *conn) close() {
+	c.endWatch()
+	_ = c.bw.Flush()
+	_ = c.nc.Close()
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	bufPool.Put(&connBufs{r: c.br, w: c.bw})
+	c.s.forget(c)
+}
+
+// requestBody wraps a request body: it sends 100 Continue on the first read when the
+// client asked for it, and tells the connection when the body has been read.
+type requestBody struct {
+	c        *conn
+	rc       io.ReadCloser
+	expect   bool // 100 Continue is owed on the first read
+	sentCont bool
+	eof      bool
+	closed   bool
+	err      error
+}
+
+func (b *requestBody) reset(rc io.ReadCloser, expect bool) {
+	*b = requestBody{c: b.c, rc: rc, expect: expect, eof: rc == nil}
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.eof {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.expect && !b.sentCont {
+		if !b.c.res.sendContinue() {
+			b.err = errors.New("h1server: response already written; body not requested")
+			return 0, b.err
+		}
+		b.sentCont = true
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.c.bodyRead()
+	} else if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *requestBody) Close() error {
+	b.closed = true
+	return nil
+}
+
+// drainBefore reads what the handler left of the body, up to a bound, so that the
+// connection can carry the next request; false: it cannot.
+func (b *requestBody) drainBefore(w *response) bool {
+	if b.rc == nil || b.eof {
+		return true
+	}
+	if b.err != nil || (b.expect && !b.sentCont) {
+		return false // broken, or the client waits for a 100 that will not come
+	}
+	c := b.c
+	if !c.setRDL(c.s.deadline(max(c.s.ReadHeaderTimeout, time.Second))) {
+		return false
+	}
+	_, err := io.CopyN(io.Discard, b.rc, maxPostHandlerReadBytes+1)
+	c.clearRDL()
+	if err == io.EOF {
+		b.eof = true
+		return true
+	}
+	return false
+}
