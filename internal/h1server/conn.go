@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/gatehouse-dev/gatehouse/internal/sockio"
 )
 
 // Connection states, for Shutdown: only idle connections are closed under a client.
@@ -39,6 +41,7 @@ const maxPostHandlerReadBytes = 256 << 10
 type conn struct {
 	s      *Server
 	nc     net.Conn
+	rw     io.ReadWriter // nc's Read and Write, over raw system calls where it can
 	ctx    context.Context
 	remote string
 	cr     connReader
@@ -51,6 +54,7 @@ type conn struct {
 	// rdl and wdl are the read and write deadlines the sweeper enforces, in the coarse
 	// clock's UnixNano; 0: none; fired: enforced. dlMu orders the sweeper's enforcement
 	// against the connection clearing a fired deadline.
+	http10   bool // a rejection answers an HTTP/1.0 request
 	rdl, wdl atomic.Int64
 	dlMu     sync.Mutex
 	// watchFrom is when the running handler became eligible for the client-gone watch
@@ -74,16 +78,19 @@ type connBufs struct {
 }
 
 func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c := &conn{s: s, nc: nc, rw: nc, remote: nc.RemoteAddr().String()}
+	if sc := sockio.New(nc); sc != nil {
+		c.rw = sc
+	}
 	c.ctx = context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
 	c.cr.c, c.cr.limit = c, -1
 	b := bufPool.Get().(*connBufs)
 	if b.r == nil {
 		b.r = bufio.NewReaderSize(&c.cr, 4<<10)
-		b.w = bufio.NewWriterSize(nc, 4<<10)
+		b.w = bufio.NewWriterSize(c.rw, 4<<10)
 	} else {
 		b.r.Reset(&c.cr)
-		b.w.Reset(nc)
+		b.w.Reset(c.rw)
 	}
 	c.br, c.bw = b.r, b.w
 	c.res.c = c
@@ -121,7 +128,7 @@ func (cr *connReader) Read(p []byte) (int, error) {
 			p = p[:cr.limit]
 		}
 	}
-	n, err := cr.c.nc.Read(p)
+	n, err := cr.c.rw.Read(p)
 	if err != nil {
 		cr.err = err
 	}
@@ -186,13 +193,13 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 	}
 	c.cr.limit, c.cr.hit = int64(max)+4096, false // net/http's allowance for the request line
 	c.cr.err = nil
-	req, err := http.ReadRequest(c.br)
+	req, hosts, err := readRequest(c.br)
 	c.cr.limit = -1
 	if err != nil {
 		c.badRequest(err)
 		return false, false
 	}
-	if problem := checkRequest(req); problem != "" {
+	if problem := checkRequest(req, hosts); problem != "" {
 		status := http.StatusBadRequest
 		if problem == "unsupported protocol version" {
 			status = http.StatusHTTPVersionNotSupported
@@ -220,25 +227,25 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 
 	w := &c.res
 	w.reset(req)
+	// As net/http: 100-continue is honoured for an HTTP/1.1 request with a body, and any
+	// other expectation is refused.
+	exp := ""
+	if v := req.Header["Expect"]; len(v) > 0 {
+		exp = v[0]
+	}
 	expect := false
+	if hasTokenNet(exp, "100-continue") {
+		expect = req.ProtoAtLeast(1, 1) && req.ContentLength != 0
+	} else if exp != "" {
+		cancel()
+		c.http10 = !req.ProtoAtLeast(1, 1) // answered in the request's version, as net/http does
+		c.reject(http.StatusExpectationFailed, "expectation_failed", "unsupported Expect header")
+		return false, false
+	}
 	if req.Body != http.NoBody && req.Body != nil {
-		if v := req.Header["Expect"]; len(v) > 0 {
-			if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && strings.EqualFold(v[0], "100-continue") {
-				expect = true
-			} else if !strings.EqualFold(v[0], "100-continue") {
-				cancel()
-				c.reject(http.StatusExpectationFailed, "expectation_failed", "unsupported Expect header")
-				return false, false
-			}
-		}
 		c.body.reset(req.Body, expect)
 		req.Body = &c.body
 	} else {
-		if v := req.Header["Expect"]; len(v) > 0 && !strings.EqualFold(v[0], "100-continue") {
-			cancel()
-			c.reject(http.StatusExpectationFailed, "expectation_failed", "unsupported Expect header")
-			return false, false
-		}
 		c.body.reset(nil, false)
 		c.bodyRead()
 	}
@@ -289,15 +296,16 @@ func serverOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkRequest applies the checks net/http's server adds to http.ReadRequest's.
-func checkRequest(req *http.Request) string {
+func checkRequest(req *http.Request, hosts []string) string {
 	if req.ProtoMajor != 1 {
 		return "unsupported protocol version"
 	}
-	// http.ReadRequest has moved the Host header to req.Host (and refused several).
-	if req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" {
+	// hosts are the Host lines (readRequest refused several); an absolute-form target
+	// does not excuse their absence, nor a malformed one.
+	if len(hosts) == 0 && req.ProtoAtLeast(1, 1) && req.Method != "CONNECT" {
 		return "missing required Host header"
 	}
-	if req.URL.Host == "" && req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
+	if len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]) {
 		return "malformed Host header"
 	}
 	for k, vv := range req.Header {
@@ -342,14 +350,33 @@ func isUnsupportedTE(err error) bool {
 	return strings.HasPrefix(m, "unsupported transfer encoding: ") || strings.HasPrefix(m, "too many transfer encodings: ")
 }
 
+// hasTokenNet is net/http's hasToken: token appears in v, case-insensitively, between
+// spaces, tabs or commas.
+func hasTokenNet(v, token string) bool {
+	for i := 0; i+len(token) <= len(v); i++ {
+		if (i == 0 || isTokenBoundary(v[i-1])) &&
+			(i+len(token) == len(v) || isTokenBoundary(v[i+len(token)])) &&
+			strings.EqualFold(v[i:i+len(token)], token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
+
 // reject writes an error response and leaves the connection to be closed.
 func (c *conn) reject(status int, code, detail string) {
 	body := `{"type":"about:blank","title":"` + http.StatusText(status) + `","status":` + fmt.Sprint(status) +
 		`,"code":"` + code + `","detail":"` + detail + `"}` + "\n"
 	c.clearRDL()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, http.StatusText(status), len(body), body)
+	proto := "HTTP/1.1"
+	if c.http10 {
+		proto = "HTTP/1.0"
+	}
+	fmt.Fprintf(c.bw, "%s %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		proto, status, http.StatusText(status), len(body), body)
 	_ = c.bw.Flush()
 }
 

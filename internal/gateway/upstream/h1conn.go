@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/sockio"
 )
 
 // h1Conn is one persistent connection. Only the goroutine that owns the current exchange
@@ -23,6 +25,7 @@ type h1Conn struct {
 	t      *h1Transport
 	addr   string
 	nc     net.Conn
+	rw     io.ReadWriter // nc's Read and Write, over raw system calls where it can
 	br     *bufio.Reader // reads through the h1Conn, for the header limit and byte count
 	limit  int64         // bytes the reader may still take: caps response headers
 	nread  int64         // bytes read from nc: tells "no answer at all" from a broken one
@@ -32,7 +35,10 @@ type h1Conn struct {
 }
 
 func newH1Conn(t *h1Transport, addr string, nc net.Conn) *h1Conn {
-	c := &h1Conn{t: t, addr: addr, nc: nc}
+	c := &h1Conn{t: t, addr: addr, nc: nc, rw: nc}
+	if sc := sockio.New(nc); sc != nil {
+		c.rw = sc
+	}
 	c.br = bufio.NewReaderSize(c, 4<<10)
 	return c
 }
@@ -49,7 +55,7 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 	if int64(len(p)) > c.limit {
 		p = p[:c.limit]
 	}
-	n, err := c.nc.Read(p)
+	n, err := c.rw.Read(p)
 	c.limit -= int64(n)
 	c.nread += int64(n)
 	return n, err
@@ -80,7 +86,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		nc := c.nc
 		b.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	}
-	if _, err := c.nc.Write(s.buf); err != nil {
+	if _, err := c.rw.Write(s.buf); err != nil {
 		b.abort()
 		return nil, staleWrite, ioError(ctx, "writing request", err)
 	}
