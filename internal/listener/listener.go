@@ -55,3 +55,7 @@ func (c *limitConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// NetConn returns the connection under the cap, as tls.Conn's does, for code that reads
+// and writes the socket itself (internal/sockio). Closing goes through c.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }

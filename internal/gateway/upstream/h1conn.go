@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -95,6 +96,13 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		go b.stream(req.Body, plan, t.respTimeout)
 	}
 	start := c.nread
+	if c.br.Buffered() == 0 {
+		// Let the other ready goroutines run first: by the time this one reads, the
+		// answer has often arrived, which saves a read that finds nothing (EAGAIN) and
+		// the netpoller's round trip (~7% of CPU per proxied request under load, see
+		// docs/benchmarks.md). With nothing else ready it returns at once.
+		runtime.Gosched()
+	}
 	resp, err := c.readResponse(req)
 	if err != nil {
 		st := notStale
