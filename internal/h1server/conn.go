@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -160,11 +159,6 @@ func (c *conn) serve() {
 			if !c.setRDL(s.deadline(s.IdleTimeout)) {
 				return
 			}
-			// Serve the other ready connections first: by then the client has often sent
-			// its next request, which saves a read that finds nothing and a netpoller
-			// round trip, as an event loop reads only sockets that are ready. With
-			// nothing else ready it returns at once.
-			runtime.Gosched()
 			if _, err := c.br.Peek(1); err != nil {
 				return
 			}
