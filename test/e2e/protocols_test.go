@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -111,4 +113,93 @@ func TestBodyLimit(t *testing.T) {
 	check(strings.NewReader(strings.Repeat("a", 1000)), 200)
 	check(strings.NewReader(strings.Repeat("a", 1001)), 413)
 	check(io.MultiReader(strings.NewReader(strings.Repeat("a", 5000))), 413) // chunked: no Content-Length
+}
+
+// TestProxyServers: the plain proxy listener's HTTP/1.1 server is Gatehouse's own by
+// default (a malformed request gets a problem document) and net/http's with
+// proxy_server: net/http; both proxy a request with a body, keep the connection alive,
+// and pass a WebSocket-style upgrade through.
+func TestProxyServers(t *testing.T) {
+	t.Parallel()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "echo" {
+			w.Header().Set("Upgrade", "echo")
+			w.Header().Set("Connection", "Upgrade")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			line, _ := brw.ReadString('\n')
+			brw.WriteString("up:" + line)
+			brw.Flush()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+string(b))
+	}))
+	t.Cleanup(origin.Close)
+	for _, tc := range []struct {
+		server     string
+		badType    string // Content-Type of the answer to a malformed request
+		badContent string
+	}{
+		{"gatehouse", "application/problem+json", `"code":"bad_request"`},
+		{"net/http", "text/plain; charset=utf-8", "400 Bad Request"},
+	} {
+		t.Run(strings.ReplaceAll(tc.server, "/", "-"), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "gatehouse.yaml")
+			os.WriteFile(cfg, []byte("proxy_server: "+tc.server+"\n"), 0o600)
+			n := start(t, dir, testToken, "--config", cfg)
+			n.putAPI(map[string]any{"name": "s", "state": "published", "path": "/s", "upstream": map[string]any{"targets": targets(origin.URL)}})
+			waitServed(t, n.proxy()+"/s", 200)
+
+			conn, err := net.Dial("tcp", n.addrs["proxy"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			// Two requests on one connection, the first with a body.
+			io.WriteString(conn, "POST /s HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhelloGET /s HTTP/1.1\r\nHost: gw\r\n\r\n")
+			for _, want := range []string{"POST hello", "GET "} {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 || string(b) != want || resp.Close {
+					t.Fatalf("got %d %q close=%v, want %q", resp.StatusCode, b, resp.Close, want)
+				}
+			}
+			io.WriteString(conn, "GET /s HTTP/1.1\r\nHost: gw\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			io.WriteString(conn, "ping\n")
+			if line, _ := br.ReadString('\n'); line != "up:ping\n" {
+				t.Fatalf("through the upgrade: %q", line)
+			}
+
+			bad, err := net.Dial("tcp", n.addrs["proxy"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bad.Close()
+			bad.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(bad, "GET /s HTTP/1.1\r\nHost: gw\r\nBad Name: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(bad), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != tc.badType || !strings.Contains(string(b), tc.badContent) {
+				t.Fatalf("malformed request: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+		})
+	}
 }
