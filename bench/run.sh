@@ -330,6 +330,13 @@ setup_gatehouse() {
 	add_target gatehouse "Gatehouse (no policies, GOMAXPROCS=1)" "http://$GH_PROXY/" "$GH_PID"
 }
 
+# 4a''. The same node with the proxy listener's own HTTP/1.1 server (proxy_server:
+# gatehouse), which is opt-in.
+setup_gatehouse_h1server() {
+	GATEHOUSE_PROXY_SERVER=gatehouse start_gatehouse gatehouse-h1 "$(plain_api)" "${GATEHOUSE_BIN:-$RUN/bin/gatehouse}"
+	add_target gatehouse-h1 "Gatehouse, proxy_server: gatehouse (no policies, GOMAXPROCS=1)" "http://$GH_PROXY/" "$GH_PID"
+}
+
 # 4a'. With --baseline-bin: another Gatehouse binary, set up the same way, for A/B.
 setup_gatehouse_baseline() {
 	if [[ -z $BASELINE_BIN ]]; then return 0; fi
@@ -487,6 +494,7 @@ main() {
 	setup_nginx
 	setup_caddy
 	setup_gatehouse
+	setup_gatehouse_h1server
 	setup_gatehouse_baseline
 	setup_gatehouse_policies
 	local round id

@@ -228,7 +228,7 @@ func Run(ctx context.Context, cfg config.Config, env Env) error {
 	dirDone := svc.dir.Start(ctx)
 	wg.Go(func() { <-dirDone })
 	for _, s := range servers {
-		if s.proxy && !s.tls && cfg.ProxyServer != "net/http" {
+		if s.proxy && !s.tls && cfg.ProxyServer == "gatehouse" {
 			s.srv = newH1Server(cfg, s.h, reqCtx, log)
 			startServer(&wg, s, errc, log)
 			continue
