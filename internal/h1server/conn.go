@@ -154,14 +154,17 @@ func (c *conn) serve() {
 		return
 	}
 	for first := true; ; first = false {
-		if !first && c.br.Buffered() == 0 && !c.cr.hasByte {
-			c.state.Store(stateIdle)
-			if !c.setRDL(s.deadline(s.IdleTimeout)) {
-				return
+		if !first {
+			if c.br.Buffered() == 0 && !c.cr.hasByte {
+				c.state.Store(stateIdle)
+				if !c.setRDL(s.deadline(s.IdleTimeout)) {
+					return
+				}
+				if _, err := c.br.Peek(1); err != nil {
+					return
+				}
 			}
-			if _, err := c.br.Peek(1); err != nil {
-				return
-			}
+			// Also for a pipelined head already begun: the rest must arrive in time.
 			if !c.setRDL(s.deadline(s.ReadHeaderTimeout)) {
 				return
 			}
@@ -252,12 +255,11 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 
 	c.callHandler(w, req)
 	c.endWatch()
+	cancel() // as net/http: the request's context ends when ServeHTTP returns
 	if w.hijacked {
-		cancel()
 		return false, true
 	}
 	keep = w.finish()
-	cancel()
 	if !c.clearWDL() {
 		keep = false
 	}

@@ -446,6 +446,10 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.hijacked = true
 	c.hijack()
+	if c.cr.hasByte {
+		// The client-gone watch read a byte: put it in br, where the hijacker looks.
+		_, _ = c.br.Peek(c.br.Buffered() + 1)
+	}
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 

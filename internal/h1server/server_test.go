@@ -656,3 +656,59 @@ func TestReverseProxyThrough(t *testing.T) {
 		t.Fatalf("got %q", line)
 	}
 }
+
+// A pipelined request head already begun must still arrive within ReadHeaderTimeout.
+func TestPipelinedHeadDeadline(t *testing.T) {
+	addr := start(t, &Server{Handler: echo, ReadHeaderTimeout: 200 * time.Millisecond})
+	c, br := dial(t, addr)
+	io.WriteString(c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHo")
+	start := time.Now()
+	readResp(t, br, "GET")
+	rest, err := io.ReadAll(br) // whatever the server says, it must then close
+	if err != nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("partial pipelined head: %v after %v (%q), want the connection closed at ~200ms", err, time.Since(start), rest)
+	}
+	t.Logf("after the timeout: %q", rest)
+}
+
+// The request's context ends when ServeHTTP returns, before the response is finished
+// (the unread body drained, the buffer flushed).
+func TestContextEndsWithHandler(t *testing.T) {
+	ctxc := make(chan context.Context, 1)
+	addr := start(t, &Server{ReadHeaderTimeout: 2 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctxc <- r.Context()
+	})})
+	c, _ := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc") // the rest never comes
+	ctx := <-ctxc
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+		t.Fatal("context still live a second after the handler returned")
+	}
+}
+
+// A byte the client-gone watch read before a Hijack reaches the hijacker.
+func TestHijackKeepsWatchedByte(t *testing.T) {
+	got := make(chan string, 1)
+	addr := start(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(watchAfter + 300*time.Millisecond) // long enough for the watch to read
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer conn.Close()
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b := make([]byte, 3)
+		_, err = io.ReadFull(brw, b)
+		got <- string(b) + fmt.Sprint(err)
+	})})
+	c, _ := dial(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	time.Sleep(watchAfter + 100*time.Millisecond)
+	io.WriteString(c, "XYZ")
+	if s := <-got; s != "XYZ<nil>" {
+		t.Fatalf("hijacker read %q, want XYZ", s)
+	}
+}
