@@ -48,7 +48,14 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	res    response
-	body   requestBody
+	body   *requestBody // this request's: a fresh one for each request with a body
+	noBody requestBody  // c.body of a request without one
+	// wmu orders writes to bw from a body reader's goroutine (100 Continue) against the
+	// handler's (1xx, the head).
+	wmu sync.Mutex
+	// noPool: a request body's reader may still be using br after the connection
+	// closes, so its buffers are not pooled.
+	noPool bool
 
 	state atomic.Int32
 	// rdl and wdl are the read and write deadlines the sweeper enforces, in the coarse
@@ -95,7 +102,8 @@ func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
 	c.br, c.bw = b.r, b.w
 	c.res.c = c
 	c.res.header = make(http.Header, 8)
-	c.body.c = c
+	c.noBody.c = c
+	c.body = &c.noBody
 	return c
 }
 
@@ -246,10 +254,13 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 		return false, false
 	}
 	if req.Body != http.NoBody && req.Body != nil {
-		c.body.reset(req.Body, expect)
-		req.Body = &c.body
+		// A fresh body per request: one that a handler's goroutine still holds after
+		// the request is over must not read the next request's bytes.
+		c.body = &requestBody{c: c, rc: req.Body, expect: expect}
+		req.Body = c.body
 	} else {
-		c.body.reset(nil, false)
+		c.noBody = requestBody{c: c, eof: true}
+		c.body = &c.noBody
 		c.bodyRead()
 	}
 
@@ -259,7 +270,13 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 	if w.hijacked {
 		return false, true
 	}
+	// The body ends with the handler, as net/http's does: a goroutine the handler left
+	// behind gets ErrBodyReadAfterClose from here on (the drain reads under it).
+	idle := c.body.fence()
 	keep = w.finish()
+	if !idle || !c.body.idle() {
+		keep, c.noPool = false, true // such a read is under way: the connection cannot go on
+	}
 	if !c.clearWDL() {
 		keep = false
 	}
@@ -570,30 +587,36 @@ func (c *conn) close() {
 	c.endWatch()
 	_ = c.bw.Flush()
 	_ = c.nc.Close()
+	c.s.forget(c)
+	if c.noPool {
+		return // a body reader may still touch br: leave the buffers to the collector
+	}
 	c.br.Reset(nil)
 	c.bw.Reset(nil)
 	bufPool.Put(&connBufs{r: c.br, w: c.bw})
-	c.s.forget(c)
 }
 
 // requestBody wraps a request body: it sends 100 Continue on the first read when the
 // client asked for it, and tells the connection when the body has been read.
 type requestBody struct {
-	c        *conn
-	rc       io.ReadCloser
-	expect   bool // 100 Continue is owed on the first read
+	c      *conn
+	rc     io.ReadCloser
+	expect bool // 100 Continue is owed on the first read
+
+	// mu is held across each read, so that the server's drain and fence never overlap
+	// a read from a goroutine the handler left behind.
+	mu       sync.Mutex
+	fenced   atomic.Bool // the request is over: reads fail
 	sentCont bool
 	eof      bool
 	closed   bool
 	err      error
 }
 
-func (b *requestBody) reset(rc io.ReadCloser, expect bool) {
-	*b = requestBody{c: b.c, rc: rc, expect: expect, eof: rc == nil}
-}
-
 func (b *requestBody) Read(p []byte) (int, error) {
-	if b.closed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.fenced.Load() {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	if b.eof {
@@ -620,13 +643,35 @@ func (b *requestBody) Read(p []byte) (int, error) {
 }
 
 func (b *requestBody) Close() error {
+	b.mu.Lock()
 	b.closed = true
+	b.mu.Unlock()
 	return nil
+}
+
+// fence ends the body with its request; false when a read from another goroutine is
+// still under way, which leaves the connection unusable.
+func (b *requestBody) fence() bool {
+	b.fenced.Store(true)
+	return b.idle()
+}
+
+// idle reports whether no read of the body is under way.
+func (b *requestBody) idle() bool {
+	if !b.mu.TryLock() {
+		return false
+	}
+	b.mu.Unlock()
+	return true
 }
 
 // drainBefore reads what the handler left of the body, up to a bound, so that the
 // connection can carry the next request; false: it cannot.
 func (b *requestBody) drainBefore(w *response) bool {
+	if !b.mu.TryLock() {
+		return false // a goroutine the handler left is reading it
+	}
+	defer b.mu.Unlock()
 	if b.rc == nil || b.eof {
 		return true
 	}

@@ -91,8 +91,13 @@ func (w *response) WriteHeader(code int) {
 
 // writeInformational sends a 1xx (103 Early Hints, say) with the current headers.
 func (w *response) writeInformational(code int) {
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	if w.headWritten {
 		return
+	}
+	if code == http.StatusContinue {
+		w.sentCont = true // the handler's own 100: no automatic one after it
 	}
 	bw := w.c.bw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
@@ -169,6 +174,8 @@ var errClosedWrite = errors.New("h1server: write on a failed connection")
 // writeHead commits status, headers and framing. final: the handler has returned, so a
 // body still pending is all there is.
 func (w *response) writeHead(final bool) {
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	if w.headWritten {
 		return
 	}
@@ -219,7 +226,7 @@ func (w *response) writeHead(final bool) {
 	if w.c.s.closing.Load() {
 		w.closeAfter = true
 	}
-	if w.req.Body != http.NoBody && w.req.Body != nil && w.c.body.expect && !w.c.body.sentCont && !w.c.body.eof {
+	if w.req.Body != http.NoBody && w.req.Body != nil && w.c.body.expect && !w.sentCont {
 		w.closeAfter = true // the client may still send the body it announced
 	}
 	if hasToken(h["Connection"], "close") {
@@ -393,6 +400,8 @@ func writeTrailer(bw *bufio.Writer, k, v string) {
 // sendContinue writes 100 Continue before the body is first read; false when the final
 // response has already gone out, so the body will not be read.
 func (w *response) sendContinue() bool {
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
 	if w.headWritten || w.hijacked || w.broken {
 		return false
 	}
@@ -441,10 +450,15 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.wroteHeader {
 		w.writeHead(false)
 	}
-	if err := c.bw.Flush(); err != nil {
+	c.wmu.Lock()
+	err := c.bw.Flush()
+	if err == nil {
+		w.hijacked = true
+	}
+	c.wmu.Unlock()
+	if err != nil {
 		return nil, nil, err
 	}
-	w.hijacked = true
 	c.hijack()
 	if c.cr.hasByte {
 		// The client-gone watch read a byte: put it in br, where the hijacker looks.

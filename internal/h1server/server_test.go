@@ -712,3 +712,69 @@ func TestHijackKeepsWatchedByte(t *testing.T) {
 		t.Fatalf("hijacker read %q, want XYZ", s)
 	}
 }
+
+// Expect: 100-continue through ReverseProxy over http.Transport: the transport's writer
+// reads the body (an automatic 100) while its reader relays the upstream's 100 (the
+// handler's WriteHeader(100)) on another goroutine. One 100 goes out, and no race.
+func TestExpectContinueThroughProxy(t *testing.T) {
+	up := start(t, &Server{Handler: echo})
+	tr := &http.Transport{ExpectContinueTimeout: time.Second}
+	defer tr.CloseIdleConnections()
+	rp := &httputil.ReverseProxy{Transport: tr, Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.Out.URL.Scheme, pr.Out.URL.Host = "http", up
+	}}
+	addr := start(t, &Server{Handler: rp})
+	for range 20 {
+		c, br := dial(t, addr)
+		io.WriteString(c, "POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("first line %q %v", line, err)
+		}
+		br.ReadString('\n')
+		io.WriteString(c, "hello")
+		rest, _ := io.ReadAll(br)
+		if n := strings.Count(string(rest), "100 Continue"); n != 0 || !strings.Contains(string(rest), `body="hello"`) {
+			t.Fatalf("after the first 100: %d more, %q", n, rest)
+		}
+	}
+}
+
+// A body a handler's goroutine reads after the handler returned is over: it cannot read
+// the next request's body (or, once the connection is closed, another connection's).
+func TestBodyReadAfterHandler(t *testing.T) {
+	late := make(chan string, 1)
+	second := make(chan string, 1)
+	addr := start(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/1" {
+			body := r.Body
+			go func() {
+				time.Sleep(150 * time.Millisecond)
+				b := make([]byte, 64)
+				n, err := body.Read(b)
+				late <- fmt.Sprintf("%q %v", b[:n], err)
+			}()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		second <- string(b)
+	})})
+	c, br := dial(t, addr)
+	// Request 1's body is drained by the server; request 2 follows on the connection.
+	io.WriteString(c, "POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nAAAAA")
+	readResp(t, br, "POST")
+	io.WriteString(c, "POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n")
+	time.Sleep(300 * time.Millisecond) // the late read happens while request 2 waits for its body
+	io.WriteString(c, "BBBBB")
+	if got := <-late; !strings.Contains(got, http.ErrBodyReadAfterClose.Error()) {
+		t.Fatalf("late read of request 1's body: %s", got)
+	}
+	select {
+	case got := <-second:
+		if got != "BBBBB" {
+			t.Fatalf("request 2's body: %q", got)
+		}
+	case <-time.After(2 * time.Second):
+		// The connection was closed instead: also fine, nothing was mixed.
+	}
+}
