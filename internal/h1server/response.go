@@ -97,6 +97,9 @@ func (w *response) writeInformational(code int) {
 		return
 	}
 	if code == http.StatusContinue {
+		if w.sentCont {
+			return // the automatic one went first: one 100 is enough
+		}
 		w.sentCont = true // the handler's own 100: no automatic one after it
 	}
 	bw := w.c.bw

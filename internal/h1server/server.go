@@ -179,7 +179,7 @@ func (s *Server) advance(t time.Time) {
 }
 
 // sweep advances the clock and enforces every connection's deadlines until the server
-// stops.
+// is closed, or shut down with no connection left: timeouts hold during a drain too.
 func (s *Server) sweep() {
 	t := time.NewTicker(s.tick)
 	defer t.Stop()
@@ -200,6 +200,9 @@ func (s *Server) sweep() {
 			closing := s.closing.Load()
 			for _, c := range batch {
 				c.check(n, closing)
+			}
+			if closing && len(batch) == 0 {
+				return // shut down, and the last connection is gone
 			}
 			clear(batch)
 		}
@@ -234,6 +237,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.beginClose()
 	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		s.stopOnce.Do(func() { close(stop) })
+	}
+	s.mu.Lock()
 	for c := range s.conns {
 		_ = c.nc.Close()
 	}
@@ -248,7 +257,6 @@ func (s *Server) beginClose() {
 	s.mu.Lock()
 	s.closing.Store(true)
 	ln := s.ln
-	stop := s.stop
 	h2 := s.h2ln
 	s.mu.Unlock()
 	if ln != nil {
@@ -256,9 +264,6 @@ func (s *Server) beginClose() {
 	}
 	if h2 != nil {
 		_ = h2.Close()
-	}
-	if stop != nil {
-		s.stopOnce.Do(func() { close(stop) })
 	}
 }
 

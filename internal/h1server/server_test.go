@@ -778,3 +778,27 @@ func TestBodyReadAfterHandler(t *testing.T) {
 		// The connection was closed instead: also fine, nothing was mixed.
 	}
 }
+
+// Timeouts hold while Shutdown drains: a client that sent half a head is closed at
+// ReadHeaderTimeout, not at the end of Shutdown's context.
+func TestShutdownKeepsTimeouts(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: echo, ReadHeaderTimeout: 200 * time.Millisecond}
+	go s.Serve(l)
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost:")
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := s.Shutdown(ctx); err != nil || time.Since(t0) > 2*time.Second {
+		t.Fatalf("Shutdown: %v after %v", err, time.Since(t0))
+	}
+}
