@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,7 +199,9 @@ func (w *response) writeHead(final bool) {
 		return
 	}
 	delete(h, "Transfer-Encoding") // framing is this server's to choose
-	if w.status < 200 || w.status == http.StatusNoContent {
+	if w.status < 200 || w.status == http.StatusNoContent || w.declared < 0 {
+		// Without a length declared by WriteHeader, one set later is not the framing
+		// (net/http snapshots the header there); this server's length or chunking is.
 		delete(h, "Content-Length")
 	}
 	body := !w.noBody
@@ -282,8 +285,8 @@ func (w *response) releasePending() {
 // among them) and turning line breaks in values into spaces, as net/http does.
 func (w *response) writeFields(bw *bufio.Writer) {
 	for k, vv := range w.header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
+		if !httpguts.ValidHeaderFieldName(k) || slices.Contains(w.trailers, k) {
+			continue // announced trailers go after the body, whenever they were set
 		}
 		for _, v := range vv {
 			writeField(bw, k, v)

@@ -2,6 +2,7 @@ package h1server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -800,5 +801,46 @@ func TestShutdownKeepsTimeouts(t *testing.T) {
 	t0 := time.Now()
 	if err := s.Shutdown(ctx); err != nil || time.Since(t0) > 2*time.Second {
 		t.Fatalf("Shutdown: %v after %v", err, time.Since(t0))
+	}
+}
+
+// A Content-Length set after WriteHeader or Write does not reach the head beside the
+// framing this server chose, and announced trailers stay out of the head.
+func TestLateHeadersDoNotFrame(t *testing.T) {
+	addr := start(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/small":
+			io.WriteString(w, "hello")
+			w.Header().Set("Content-Length", "100")
+		case "/big":
+			w.WriteHeader(200)
+			w.Write(bytes.Repeat([]byte("x"), 3000))
+			w.Header().Set("Content-Length", "3000")
+		case "/trailer":
+			w.Header().Set("Trailer", "X-Sum")
+			w.WriteHeader(200)
+			io.WriteString(w, "body")
+			w.Header().Set("X-Sum", "42")
+		}
+	})})
+	for _, path := range []string{"/small", "/big", "/trailer"} {
+		c, br := dial(t, addr)
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		raw, _ := io.ReadAll(br)
+		head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+		if n := strings.Count(head, "Content-Length:") + strings.Count(head, "Transfer-Encoding:"); n != 1 {
+			t.Errorf("%s: %d framing headers in\n%s", path, n, head)
+		}
+		if strings.Contains(head, "X-Sum:") || strings.Contains(head, "Content-Length: 100") {
+			t.Errorf("%s: late value in the head\n%s", path, head)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(raw))), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		io.ReadAll(resp.Body)
+		if path == "/trailer" && resp.Trailer.Get("X-Sum") != "42" {
+			t.Errorf("trailer: %v", resp.Trailer)
+		}
 	}
 }
