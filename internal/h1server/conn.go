@@ -67,6 +67,10 @@ type conn struct {
 	// watchFrom is when the running handler became eligible for the client-gone watch
 	// (its body read, nothing pipelined); 0: not eligible or already watched.
 	watchFrom atomic.Int64
+	// watchGen is the request watchFrom was set for: a sweeper that lost the CPU between
+	// its check and startWatch must not start a watch on a later request.
+	watchGen atomic.Uint64
+	gen      uint64 // under bgMu: the request being served
 
 	bgMu      sync.Mutex
 	bgRunning bool
@@ -234,6 +238,7 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 	req.RemoteAddr = c.remote
 	c.bgMu.Lock()
 	c.reqDone, c.gone, c.cancelReq = false, false, cancel
+	c.gen++
 	c.bgMu.Unlock()
 
 	w := &c.res
@@ -492,8 +497,10 @@ func (c *conn) check(now int64, closing bool) {
 		}
 		c.dlMu.Unlock()
 	}
-	if f := c.watchFrom.Load(); f > 0 && now-f >= int64(watchAfter) && c.watchFrom.CompareAndSwap(f, 0) {
-		c.startWatch()
+	if f := c.watchFrom.Load(); f > 0 && now-f >= int64(watchAfter) {
+		if gen := c.watchGen.Load(); c.watchFrom.CompareAndSwap(f, 0) {
+			c.startWatch(gen)
+		}
 	}
 	if closing {
 		c.closeIfIdle()
@@ -513,16 +520,19 @@ func (c *conn) closeIfIdle() {
 func (c *conn) bodyRead() {
 	c.clearRDL() // read_timeout covers reading the request, not the handler after it
 	if c.br.Buffered() == 0 && !c.cr.hasByte {
+		c.bgMu.Lock()
+		c.watchGen.Store(c.gen)
+		c.bgMu.Unlock()
 		c.watchFrom.Store(c.s.now() + 1) // never 0
 	}
 }
 
 // startWatch begins the read that notices the client going away (EOF, reset) while a
 // handler runs, and cancels the request's context when it does.
-func (c *conn) startWatch() {
+func (c *conn) startWatch(gen uint64) {
 	c.bgMu.Lock()
 	defer c.bgMu.Unlock()
-	if c.bgRunning || c.reqDone {
+	if c.bgRunning || c.reqDone || gen != c.gen {
 		return
 	}
 	c.bgRunning, c.bgAborted = true, false
