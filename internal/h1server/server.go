@@ -4,7 +4,8 @@
 // answers with EAGAIN (to notice a client that goes away), three or four deadline updates
 // and a fresh response object with its own buffers. On a proxy that forwards a small
 // request in a few microseconds those are a large share of the CPU. This server keeps
-// net/http's request parser (http.ReadRequest, so message framing and its smuggling
+// net/http's request semantics (reqhead.go parses heads with the same result as
+// http.ReadRequest, checked by a differential fuzz test, so framing and its smuggling
 // defences are the standard library's) and its handler contract (http.Handler,
 // http.ResponseController, Hijack for upgrades), and changes only the connection loop:
 //
@@ -18,6 +19,25 @@
 //
 // Cleartext HTTP/2 (prior knowledge) is recognised by its preface and handed to a
 // net/http server; TLS listeners stay on net/http, which negotiates HTTP/2.
+//
+// It is opt-in (proxy_server: gatehouse). A review (2026-11-24) found issues, fixed
+// since: pipelined heads without a deadline, request bodies readable after their
+// handler, no timeouts during Shutdown, a 1xx race, a watch that could start on the
+// next request, a Hijack losing a byte, late Content-Length headers in the head, the
+// context cancelled late. Known differences from net/http still open:
+//
+//   - the unread rest of a request body is drained (up to 256 KiB, at most
+//     max(ReadHeaderTimeout, 1s)) even when a declared length shows it is too big to,
+//     delaying a refusal of a large upload; net/http checks the size first;
+//   - the client-gone watch is skipped for a request followed by pipelined bytes;
+//   - a pipelined response is flushed only with the next one or on close, and the flush
+//     on close has no write deadline;
+//   - IdleTimeout 0 means no idle limit (net/http falls back to ReadTimeout), and a
+//     deadline can fire up to one sweep early as well as late;
+//   - no Content-Type sniffing, and EnableFullDuplex changes nothing (HTTP/1.1 bodies
+//     are always readable while responding);
+//   - header changes after WriteHeader reach the head when it is written later, except
+//     Content-Length and announced trailers.
 package h1server
 
 import (

@@ -10,6 +10,7 @@
 package sockio
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -33,6 +34,9 @@ func New(nc net.Conn) *Conn {
 		return nil
 	}
 	for {
+		if _, ok := nc.(*tls.Conn); ok {
+			return nil // its bytes on the socket are ciphertext
+		}
 		if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
 			nc = u.NetConn()
 			continue
