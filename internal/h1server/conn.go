@@ -688,6 +688,9 @@ func (b *requestBody) drainBefore(w *response) bool {
 	if b.err != nil || (b.expect && !b.sentCont) {
 		return false // broken, or the client waits for a 100 that will not come
 	}
+	if u, ok := b.rc.(interface{ Unread() int64 }); ok && u.Unread() >= maxPostHandlerReadBytes {
+		return false // too much left to be worth reading: close instead, at once (as net/http)
+	}
 	c := b.c
 	if !c.setRDL(c.s.deadline(max(c.s.ReadHeaderTimeout, time.Second))) {
 		return false

@@ -26,9 +26,9 @@
 // next request, a Hijack losing a byte, late Content-Length headers in the head, the
 // context cancelled late. Known differences from net/http still open:
 //
-//   - the unread rest of a request body is drained (up to 256 KiB, at most
-//     max(ReadHeaderTimeout, 1s)) even when a declared length shows it is too big to,
-//     delaying a refusal of a large upload; net/http checks the size first;
+//   - the unread rest of a request body whose head arrived in pieces (parsed by
+//     http.ReadRequest) is drained (up to 256 KiB, at most max(ReadHeaderTimeout, 1s))
+//     even when its declared length shows it is too big to; net/http checks first;
 //   - the client-gone watch is skipped for a request followed by pipelined bytes;
 //   - a pipelined response is flushed only with the next one or on close, and the flush
 //     on close has no write deadline;

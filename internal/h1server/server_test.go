@@ -844,3 +844,18 @@ func TestLateHeadersDoNotFrame(t *testing.T) {
 		}
 	}
 }
+
+// A handler that refuses a large upload without reading it is answered at once: the
+// rest is too big to drain, so the connection closes instead.
+func TestRefuseLargeUploadAtOnce(t *testing.T) {
+	addr := start(t, &Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	})})
+	c, br := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\nabc")
+	t0 := time.Now()
+	resp, _ := readResp(t, br, "POST")
+	if resp.StatusCode != 401 || !resp.Close || time.Since(t0) > time.Second {
+		t.Fatalf("got %d close=%v after %v", resp.StatusCode, resp.Close, time.Since(t0))
+	}
+}

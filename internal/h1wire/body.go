@@ -49,6 +49,17 @@ func NewUntilCloseBody(br *bufio.Reader, closing bool) *Body {
 	return &Body{src: br, closing: closing}
 }
 
+// Unread is how much of a Content-Length body is left to read; -1 for other framings.
+// A server uses it to tell whether draining the rest is worth it.
+func (b *Body) Unread() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.limited {
+		return -1
+	}
+	return b.lr.N
+}
+
 func (b *Body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
