@@ -519,10 +519,14 @@ func (c *conn) closeIfIdle() {
 // be waiting on something slow, and its client is watched from the next sweep.
 func (c *conn) bodyRead() {
 	c.clearRDL() // read_timeout covers reading the request, not the handler after it
-	if c.br.Buffered() == 0 && !c.cr.hasByte {
-		c.bgMu.Lock()
-		c.watchGen.Store(c.gen)
-		c.bgMu.Unlock()
+	// Pipelined bytes already buffered do not matter: the watch's byte comes after them
+	// on the wire, and connReader hands it to br after them. A byte already taken does:
+	// byteBuf holds one.
+	c.bgMu.Lock()
+	taken := c.cr.hasByte
+	c.watchGen.Store(c.gen)
+	c.bgMu.Unlock()
+	if !taken {
 		c.watchFrom.Store(c.s.now() + 1) // never 0
 	}
 }

@@ -859,3 +859,24 @@ func TestRefuseLargeUploadAtOnce(t *testing.T) {
 		t.Fatalf("got %d close=%v after %v", resp.StatusCode, resp.Close, time.Since(t0))
 	}
 }
+
+// A client that pipelined part of its next request and then left still cancels the
+// running request's context.
+func TestClientGoneWithPipelinedBytes(t *testing.T) {
+	done := make(chan error, 1)
+	addr := start(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			done <- nil
+		case <-time.After(3 * time.Second):
+			done <- errors.New("context not cancelled")
+		}
+	})})
+	c, _ := dial(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\nG")
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
