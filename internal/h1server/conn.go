@@ -599,7 +599,14 @@ func (c *conn) hijack() {
 
 func (c *conn) close() {
 	c.endWatch()
-	_ = c.bw.Flush()
+	if c.bw.Buffered() > 0 {
+		// A rejection or a response cut short: bounded, a client that reads nothing
+		// cannot hold the goroutine.
+		c.dlMu.Lock()
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.dlMu.Unlock()
+		_ = c.bw.Flush()
+	}
 	_ = c.nc.Close()
 	c.s.forget(c)
 	if c.noPool {

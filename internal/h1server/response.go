@@ -355,8 +355,9 @@ func (w *response) finish() bool {
 		w.closeAfter = true // the body is not its declared length: only closing keeps the stream in step
 	}
 	keep := !w.closeAfter && !w.broken
-	if !w.broken && (!keep || (c.br.Buffered() == 0 && !c.cr.hasByte)) {
-		// A pipelined request's response may share this write.
+	if !w.broken {
+		// Every response goes out when it is done, as with net/http: holding one for a
+		// pipelined request's would make it wait for that request's handler.
 		if err := bw.Flush(); err != nil {
 			keep = false
 		}

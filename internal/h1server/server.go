@@ -29,8 +29,6 @@
 //   - the unread rest of a request body whose head arrived in pieces (parsed by
 //     http.ReadRequest) is drained (up to 256 KiB, at most max(ReadHeaderTimeout, 1s))
 //     even when its declared length shows it is too big to; net/http checks first;
-//   - a pipelined response is flushed only with the next one or on close, and the flush
-//     on close has no write deadline;
 //   - IdleTimeout 0 means no idle limit (net/http falls back to ReadTimeout), and a
 //     deadline can fire up to one sweep early as well as late;
 //   - no Content-Type sniffing, and EnableFullDuplex changes nothing (HTTP/1.1 bodies
