@@ -343,12 +343,15 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, ar.maxBody) // a streamed body is cut at the limit
 	}
-	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 200 {
-		id = newRequestID()
-		r.Header.Set("X-Request-Id", id)
+	// Both headers' values in one array, each capped at its length (see rewrite).
+	ids := make([]string, 2)
+	ids[0] = r.Header.Get("X-Request-Id")
+	if ids[0] == "" || len(ids[0]) > 200 {
+		ids[0] = newRequestID()
+		r.Header["X-Request-Id"] = ids[0:1:1]
 	}
-	h.Set("X-Request-Id", id)
+	ids[1] = ids[0]
+	h["X-Request-Id"] = ids[1:2:2]
 	if isUpgrade(r) {
 		w = upgradeWriter{w}
 	}
@@ -469,28 +472,43 @@ func (ar *apiRoute) rewrite(pr *httputil.ProxyRequest) {
 			}
 		}
 	}
-	pr.SetXForwarded()
-	out := pr.Out.Header
-	out.Set("Forwarded", forwarded(pr.In))
-	out.Add("Via", via(pr.In))
-}
-
-// forwarded renders RFC 7239's Forwarded for this hop. Earlier hops' values are not kept:
-// like X-Forwarded-For's, they are client-supplied until trusted proxies are configured.
-func forwarded(in *http.Request) string {
+	// What ProxyRequest.SetXForwarded sets (ReverseProxy has removed the client's
+	// X-Forwarded-* and Forwarded before Rewrite), plus Forwarded and Via. The values
+	// share one backing array, each slice capped at its length so that a later Add gets
+	// its own, and the keys are canonical already: this runs on every request.
+	in, out := pr.In, pr.Out.Header
 	host, _, err := net.SplitHostPort(in.RemoteAddr)
 	if err != nil {
 		host = in.RemoteAddr
-	}
-	node := host
-	if strings.Contains(host, ":") {
-		node = `"[` + host + `]"` // IPv6 must be bracketed and quoted
 	}
 	proto := "http"
 	if in.TLS != nil {
 		proto = "https"
 	}
-	return "for=" + node + ";host=" + quoteForwarded(in.Host) + ";proto=" + proto
+	vals := make([]string, 5)
+	vals[0], vals[1], vals[2], vals[3], vals[4] = host, in.Host, proto, forwarded(host, in.Host, proto), via(in)
+	if err == nil {
+		out["X-Forwarded-For"] = vals[0:1:1]
+	}
+	out["X-Forwarded-Host"] = vals[1:2:2]
+	out["X-Forwarded-Proto"] = vals[2:3:3]
+	out["Forwarded"] = vals[3:4:4]
+	if prior := out["Via"]; len(prior) > 0 {
+		out["Via"] = append(prior, vals[4])
+	} else {
+		out["Via"] = vals[4:5:5]
+	}
+}
+
+// forwarded renders RFC 7239's Forwarded for this hop: the client's address, the Host
+// it asked for and the protocol. Earlier hops' values are not kept: like
+// X-Forwarded-For's, they are client-supplied until trusted proxies are configured.
+func forwarded(client, host, proto string) string {
+	node := client
+	if strings.Contains(client, ":") {
+		node = `"[` + client + `]"` // IPv6 must be bracketed and quoted
+	}
+	return "for=" + node + ";host=" + quoteForwarded(host) + ";proto=" + proto
 }
 
 // quoteForwarded makes v a token or a quoted-string. It runs per request, and a Host
@@ -521,7 +539,7 @@ func via(in *http.Request) string {
 
 // addVia appends this hop to the response's Via, after the upstream's own.
 func addVia(resp *http.Response) error {
-	resp.Header.Add("Via", via(resp.Request))
+	resp.Header["Via"] = append(resp.Header["Via"], via(resp.Request))
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,8 +201,34 @@ func TestForwardedIPv6(t *testing.T) {
 	req := httptest.NewRequest("GET", "http://h/", nil)
 	req.RemoteAddr = "[2001:db8::1]:443"
 	req.Host = "a b"
-	if got := forwarded(req); got != `for="[2001:db8::1]";host="a b";proto=http` {
-		t.Errorf("Forwarded = %s", got)
+	req.Header.Set("Via", "1.0 client-proxy")
+	pr := &httputil.ProxyRequest{In: req, Out: req.Clone(req.Context())}
+	(&apiRoute{}).rewrite(pr)
+	h := pr.Out.Header
+	for k, want := range map[string][]string{
+		"Forwarded":         {`for="[2001:db8::1]";host="a b";proto=http`},
+		"X-Forwarded-For":   {"2001:db8::1"},
+		"X-Forwarded-Host":  {"a b"},
+		"X-Forwarded-Proto": {"http"},
+		"Via":               {"1.0 client-proxy", "1.1 gatehouse"},
+	} {
+		if got := h[k]; !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	// The values share an array; adding to one must not reach another.
+	h.Add("X-Forwarded-For", "x")
+	h.Add("X-Forwarded-Host", "y")
+	if h.Get("X-Forwarded-Host") != "a b" || h.Get("X-Forwarded-Proto") != "http" || len(h["X-Forwarded-For"]) != 2 {
+		t.Errorf("headers after Add: %q", h)
+	}
+	// An address that is not host:port (a pipe, say) is forwarded as it is, without
+	// X-Forwarded-For, as ProxyRequest.SetXForwarded does.
+	req.RemoteAddr = "pipe"
+	pr = &httputil.ProxyRequest{In: req, Out: req.Clone(req.Context())}
+	(&apiRoute{}).rewrite(pr)
+	if got := pr.Out.Header; got["X-Forwarded-For"] != nil || got.Get("Forwarded") != `for=pipe;host="a b";proto=http` {
+		t.Errorf("unix-socket client: %q", got)
 	}
 }
 

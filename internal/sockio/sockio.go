@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -26,7 +27,29 @@ const rawMax = 64 << 10
 type Conn struct {
 	nc net.Conn
 	rc syscall.RawConn
+
+	// The callbacks given to rc, and what they work on, are bound once: a closure per
+	// call would cost allocations on every read and write. The mutexes keep concurrent
+	// Reads (or Writes) off each other's fields; the poller serializes them anyway.
+	rmu    sync.Mutex
+	rp     []byte
+	rn     int
+	rerrno syscall.Errno
+	rtry   bool // TryRead: EAGAIN ends the call
+	rwould bool // and it did
+	readFn func(uintptr) bool
+
+	wmu     sync.Mutex
+	wp      []byte
+	wn      int
+	werrno  syscall.Errno
+	wtry    bool
+	wwould  bool
+	writeFn func(uintptr) bool
 }
+
+// ErrWouldBlock is TryRead's and TryWrite's answer when the socket is not ready.
+var ErrWouldBlock = errors.New("sockio: the socket is not ready")
 
 // New returns a Conn for nc, or nil when nc is not a socket it can use.
 func New(nc net.Conn) *Conn {
@@ -51,35 +74,35 @@ func New(nc net.Conn) *Conn {
 	if err != nil {
 		return nil
 	}
-	return &Conn{nc: tc, rc: rc}
+	c := &Conn{nc: tc, rc: rc}
+	c.readFn, c.writeFn = c.doRead, c.doWrite
+	return c
 }
 
-func (c *Conn) Read(p []byte) (int, error) {
+// Read reads like net.Conn's Read, waiting in the netpoller when nothing is there.
+func (c *Conn) Read(p []byte) (int, error) { return c.read(p, false) }
+
+// TryRead is Read that does not wait: with nothing there yet it returns ErrWouldBlock.
+// A caller can then prepare for a wait (arm a timer, a cancellation hook) that a read
+// finding its data at once does not need.
+func (c *Conn) TryRead(p []byte) (int, error) { return c.read(p, true) }
+
+func (c *Conn) read(p []byte, try bool) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if len(p) > rawMax {
 		p = p[:rawMax]
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, e := rawRead(fd, p)
-			switch e {
-			case 0:
-				n = r
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	c.rmu.Lock()
+	c.rp, c.rn, c.rerrno, c.rtry, c.rwould = p, 0, 0, try, false
+	err := c.rc.Read(c.readFn)
+	n, errno, would := c.rn, c.rerrno, c.rwould
+	c.rp = nil
+	c.rmu.Unlock()
+	if would {
+		return 0, ErrWouldBlock
+	}
 	if err != nil {
 		return 0, c.opError("read", unwrapRaw(err))
 	}
@@ -92,28 +115,55 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// doRead is Read's callback: true when done (data, EOF or an error), false to wait.
+func (c *Conn) doRead(fd uintptr) bool {
+	for {
+		r, e := rawRead(fd, c.rp)
+		switch e {
+		case 0:
+			c.rn = r
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			c.rwould = c.rtry
+			return c.rtry
+		default:
+			c.rerrno = e
+			return true
+		}
+	}
+}
+
+// Write writes all of p like net.Conn's Write, waiting in the netpoller while the
+// socket's buffer is full.
 func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) > rawMax {
 		return c.nc.Write(p)
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, e := rawWrite(fd, p[n:])
-			switch e {
-			case 0:
-				n += r
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	return c.write(p, false)
+}
+
+// TryWrite is Write that does not wait: it writes what the socket takes at once and,
+// when that is not all of p, returns how much with ErrWouldBlock. Beyond the bound on
+// one raw call it writes nothing.
+func (c *Conn) TryWrite(p []byte) (int, error) {
+	if len(p) > rawMax {
+		return 0, ErrWouldBlock
+	}
+	return c.write(p, true)
+}
+
+func (c *Conn) write(p []byte, try bool) (int, error) {
+	c.wmu.Lock()
+	c.wp, c.wn, c.werrno, c.wtry, c.wwould = p, 0, 0, try, false
+	err := c.rc.Write(c.writeFn)
+	n, errno, would := c.wn, c.werrno, c.wwould
+	c.wp = nil
+	c.wmu.Unlock()
+	if would && err == nil && errno == 0 {
+		return n, ErrWouldBlock
+	}
 	if err != nil {
 		return n, c.opError("write", unwrapRaw(err))
 	}
@@ -121,6 +171,25 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return n, c.opError("write", os.NewSyscallError("write", errno))
 	}
 	return n, nil
+}
+
+// doWrite is Write's callback: true when all is written or on an error, false to wait.
+func (c *Conn) doWrite(fd uintptr) bool {
+	for c.wn < len(c.wp) {
+		r, e := rawWrite(fd, c.wp[c.wn:])
+		switch e {
+		case 0:
+			c.wn += r
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			c.wwould = c.wtry
+			return c.wtry
+		default:
+			c.werrno = e
+			return true
+		}
+	}
+	return true
 }
 
 // unwrapRaw turns the raw-read/raw-write OpError into its cause, so that the error

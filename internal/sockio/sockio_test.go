@@ -201,3 +201,89 @@ func BenchmarkWriteRead(b *testing.B) {
 		})
 	}
 }
+
+func TestTryRead(t *testing.T) {
+	c, _, peer := pair(t)
+	buf := make([]byte, 16)
+	if n, err := c.TryRead(buf); n != 0 || !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryRead with nothing sent: %d %v, want ErrWouldBlock", n, err)
+	}
+	peer.Write([]byte("ready"))
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		n, err := c.TryRead(buf)
+		if err == nil {
+			if string(buf[:n]) != "ready" {
+				t.Fatalf("TryRead got %q", buf[:n])
+			}
+			break
+		}
+		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
+			t.Fatalf("TryRead: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// After a TryRead that found nothing, a Read still waits for data.
+	if _, err := c.TryRead(buf); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("second TryRead: %v", err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		peer.Write([]byte("later"))
+	}()
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "later" {
+		t.Fatalf("Read after TryRead: %q %v", buf[:n], err)
+	}
+	peer.Close()
+	for {
+		_, err := c.TryRead(buf)
+		if err == io.EOF {
+			break
+		}
+		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
+			t.Fatalf("TryRead after the peer closed: %v, want io.EOF", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestTryWrite(t *testing.T) {
+	c, nc, peer := pair(t)
+	if n, err := c.TryWrite([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("TryWrite: %d %v", n, err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("peer read %q %v", buf, err)
+	}
+	// Fill the socket's buffers while the peer reads nothing: TryWrite stops short.
+	nc.(*net.TCPConn).SetWriteBuffer(4 << 10)
+	chunk := bytes.Repeat([]byte("x"), 32<<10)
+	total := 0
+	for i := 0; ; i++ {
+		n, err := c.TryWrite(chunk)
+		total += n
+		if errors.Is(err, ErrWouldBlock) {
+			if n == len(chunk) {
+				t.Fatalf("ErrWouldBlock with all %d bytes written", n)
+			}
+			break
+		}
+		if err != nil || i > 10000 {
+			t.Fatalf("TryWrite never filled the socket: %v after %d bytes", err, total)
+		}
+	}
+	// What was written arrives, in full, once the peer reads.
+	got := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, peer)
+		got <- n
+	}()
+	nc.Close()
+	if n := <-got; n != int64(total) {
+		t.Fatalf("peer read %d bytes, TryWrite reported %d", n, total)
+	}
+	if _, err := c.TryWrite(bytes.Repeat([]byte("y"), rawMax+1)); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("TryWrite beyond one raw call: %v, want ErrWouldBlock", err)
+	}
+}

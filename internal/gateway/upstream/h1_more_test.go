@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -285,4 +286,72 @@ func BenchmarkTransportRoundTrip(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestH1CancelWaitingForHead: with no response timeout, the cancellation hook (armed
+// only once the read of the head would wait) is what ends a request to a silent upstream,
+// whether the context ends before that wait begins or during it.
+func TestH1CancelWaitingForHead(t *testing.T) {
+	release := make(chan struct{})
+	srv, _ := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/now" {
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release) })
+	h1 := newTestH1(t, 0)
+	for _, after := range []time.Duration{0, 30 * time.Millisecond} {
+		// A pooled connection, so that the context's end cannot land in a dial.
+		resp, err := h1.RoundTrip(proxied("GET", srv.URL+"/now", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		if after == 0 {
+			// Cancelled between the check at the start and the first wait: the hook
+			// must fire at once when armed on an ended context.
+			req := proxied("GET", srv.URL+"/", nil).WithContext(&lateDone{Context: ctx, cancel: cancel})
+			began := time.Now()
+			_, err = h1.RoundTrip(req)
+			if !errors.Is(err, context.Canceled) || time.Since(began) > time.Second {
+				t.Errorf("cancelled before the wait: error %v after %s", err, time.Since(began))
+			}
+			continue
+		}
+		time.AfterFunc(after, cancel)
+		began := time.Now()
+		_, err = h1.RoundTrip(proxied("GET", srv.URL+"/", nil).WithContext(ctx))
+		if !errors.Is(err, context.Canceled) || time.Since(began) > time.Second {
+			t.Errorf("cancelled during the wait: error %v after %s", err, time.Since(began))
+		}
+		if n := h1.idleCount(srv.Listener.Addr().String()); n != 0 {
+			t.Errorf("a cancelled connection went back to the pool")
+		}
+	}
+}
+
+// lateDone is a context whose cancellation happens the first time anyone asks for its
+// Done channel after its Err was checked: after RoundTrip's start-of-request check.
+type lateDone struct {
+	context.Context
+	cancel context.CancelFunc
+	errs   atomic.Int32
+}
+
+func (c *lateDone) Err() error {
+	c.errs.Add(1)
+	return c.Context.Err()
+}
+
+func (c *lateDone) Done() <-chan struct{} {
+	if c.errs.Load() > 0 {
+		c.cancel()
+	}
+	return c.Context.Done()
 }

@@ -23,24 +23,33 @@ import (
 // h1Conn is one persistent connection. Only the goroutine that owns the current exchange
 // touches it (the streaming body writer aside, which only writes).
 type h1Conn struct {
-	t      *h1Transport
-	addr   string
-	nc     net.Conn
-	rw     io.ReadWriter // nc's Read and Write, over raw system calls where it can
-	br     *bufio.Reader // reads through the h1Conn, for the header limit and byte count
-	limit  int64         // bytes the reader may still take: caps response headers
-	nread  int64         // bytes read from nc: tells "no answer at all" from a broken one
-	noWait bool          // Close's drain: only what is already buffered, never the network
-	idleAt time.Time
-	used   bool // has served a request, so may have gone stale while idle
+	t    *h1Transport
+	addr string
+	nc   net.Conn
+	rw   io.ReadWriter // nc's Read and Write, over raw system calls where it can
+	sc   *sockio.Conn  // rw when it is raw: it can tell a read or write would wait
+	// pending is the exchange whose timer and cancellation hook are not armed yet: they
+	// are armed by the first read or write that would wait. Most small exchanges never
+	// wait (their answer is there by the time it is read), and then cost neither.
+	pending *h1Body
+	br      *bufio.Reader // reads through the h1Conn, for the header limit and byte count
+	limit   int64         // bytes the reader may still take: caps response headers
+	nread   int64         // bytes read from nc: tells "no answer at all" from a broken one
+	noWait  bool          // Close's drain: only what is already buffered, never the network
+	idleAt  time.Time
+	used    bool // has served a request, so may have gone stale while idle
+	// abortIO fails the connection's pending and future I/O: the cancellation hook of
+	// each exchange, bound once rather than a closure per request.
+	abortIO func()
 }
 
 func newH1Conn(t *h1Transport, addr string, nc net.Conn) *h1Conn {
 	c := &h1Conn{t: t, addr: addr, nc: nc, rw: nc}
 	if sc := sockio.New(nc); sc != nil {
-		c.rw = sc
+		c.rw, c.sc = sc, sc
 	}
 	c.br = bufio.NewReaderSize(c, 4<<10)
+	c.abortIO = func() { nc.SetDeadline(aLongTimeAgo) }
 	return c
 }
 
@@ -56,7 +65,16 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 	if int64(len(p)) > c.limit {
 		p = p[:c.limit]
 	}
-	n, err := c.rw.Read(p)
+	var n int
+	var err error
+	if b := c.pending; b != nil {
+		if n, err = c.sc.TryRead(p); err == sockio.ErrWouldBlock {
+			b.arm()
+			n, err = c.rw.Read(p)
+		}
+	} else {
+		n, err = c.rw.Read(p)
+	}
 	c.limit -= int64(n)
 	c.nread += int64(n)
 	return n, err
@@ -77,17 +95,32 @@ const (
 // exchange sends the encoded request on c and reads the response head. On success the
 // returned body owns c; on failure c is closed.
 func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request, s *h1Scratch, plan h1Plan) (*http.Response, h1Stale, error) {
-	b := &h1Body{c: c, ctx: ctx, keep: plan.keepAlive}
-	if t.respTimeout > 0 && plan.body != bodyStream {
-		// Reading starts right after this one write. Arming it before the cancellation
-		// hook exists means this can never overwrite the hook's deadline.
-		c.nc.SetReadDeadline(time.Now().Add(t.respTimeout))
+	b := &h1Body{c: c, ctx: ctx, keep: plan.keepAlive, head: true}
+	lazy := c.sc != nil && plan.body != bodyStream
+	var err error
+	if lazy {
+		// The response timer and the cancellation hook are armed only when a read or
+		// write would wait (arm). A write that the socket takes at once, and a response
+		// already there, cannot hang, so neither is needed for them.
+		c.pending = b
+		var n int
+		if n, err = c.sc.TryWrite(s.buf); err == sockio.ErrWouldBlock {
+			b.arm()
+			_, err = c.sc.Write(s.buf[n:])
+		}
+	} else {
+		if t.respTimeout > 0 && plan.body != bodyStream {
+			// Reading starts right after this one write. Arming it before the
+			// cancellation hook exists means this can never overwrite the hook's deadline.
+			c.nc.SetReadDeadline(time.Now().Add(t.respTimeout))
+			b.deadline = true
+		}
+		if ctx.Done() != nil {
+			b.stop = context.AfterFunc(ctx, c.abortIO)
+		}
+		_, err = c.rw.Write(s.buf)
 	}
-	if ctx.Done() != nil {
-		nc := c.nc
-		b.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
-	}
-	if _, err := c.rw.Write(s.buf); err != nil {
+	if err != nil {
 		b.abort()
 		return nil, staleWrite, ioError(ctx, "writing request", err)
 	}
@@ -121,7 +154,8 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		}
 		return nil, st, ioError(ctx, "reading response", err)
 	}
-	if t.respTimeout > 0 {
+	b.head = false
+	if t.respTimeout > 0 && (b.werr != nil || b.deadline) {
 		if b.werr != nil {
 			b.wmu.Lock()
 			b.headerDone = true
@@ -202,11 +236,13 @@ func connGone(err error) bool {
 // h1Body is a response body and the rest of its exchange: when it ends, the connection
 // goes back to the idle list or is closed, exactly once.
 type h1Body struct {
-	c    *h1Conn
-	rc   io.ReadCloser // the body as readResponseHead framed it
-	ctx  context.Context
-	stop func() bool // stops the cancellation hook; nil for a context that never ends
-	keep bool        // neither side asked to close, and the body is not close-delimited
+	c        *h1Conn
+	rc       io.ReadCloser // the body as readResponseHead framed it
+	ctx      context.Context
+	stop     func() bool // stops the cancellation hook; nil until armed, or for a context that never ends
+	keep     bool        // neither side asked to close, and the body is not close-delimited
+	head     bool        // the response head is still to come: the response timeout applies
+	deadline bool        // the response timeout's read deadline is set
 
 	// The streaming request body writer: its result, and the response timeout it arms
 	// once the body is written, unless the response head came first.
@@ -290,6 +326,7 @@ func (b *h1Body) Close() error {
 // hook can no longer fire, and nothing unread follows the response. Called once, with mu
 // held (or before the body is handed out).
 func (b *h1Body) release(reuse bool) {
+	b.c.pending = nil
 	if b.stop != nil && !b.stop() {
 		reuse = false // the hook ran: the connection carries a past deadline
 	}
@@ -308,8 +345,24 @@ func (b *h1Body) release(reuse bool) {
 	b.c.nc.Close()
 }
 
+// arm sets what a wait needs: the response timeout while the head is still to come, and
+// the hook that fails the connection's I/O when the request's context ends (at once, if
+// it has). The deadline goes first, so that it can never overwrite the hook's.
+func (b *h1Body) arm() {
+	c := b.c
+	c.pending = nil
+	if b.head && c.t.respTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.t.respTimeout))
+		b.deadline = true
+	}
+	if b.ctx.Done() != nil {
+		b.stop = context.AfterFunc(b.ctx, c.abortIO)
+	}
+}
+
 // abort ends an exchange that failed before a body was handed out.
 func (b *h1Body) abort() {
+	b.c.pending = nil
 	if b.stop != nil {
 		b.stop()
 	}

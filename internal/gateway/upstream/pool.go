@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -140,13 +141,13 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	retryable := p.cfg.retries > 0 && replayable(req)
 	for attempt := 0; ; attempt++ {
-		resp, err := p.send(req, t, attempt)
+		resp, a, err := p.send(req, t, attempt)
 		o := p.classify(req, resp, err)
 		p.record(t, probe, o)
 		tried.add(t.idx)
 		if o != failure || !retryable || attempt >= p.cfg.retries || req.Context().Err() != nil ||
 			(err != nil && !retriableErr(req.Method, err)) {
-			return p.finish(t, resp, err)
+			return p.finish(t, a, resp, err)
 		}
 		// A different target if there is one; the same one rather than none.
 		next, nextProbe := p.pick(req, &tried)
@@ -154,12 +155,12 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			next, nextProbe = p.pick(req, &set{})
 		}
 		if next == nil {
-			return p.finish(t, resp, err)
+			return p.finish(t, a, resp, err)
 		}
 		if !p.budget.spend() {
 			next.abandon(nextProbe)
 			p.log.Debug("retry budget exhausted", "target", t.raw)
-			return p.finish(t, resp, err)
+			return p.finish(t, a, resp, err)
 		}
 		if resp != nil {
 			discard(resp)
@@ -170,13 +171,23 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// attempt is what one try needs beyond the transport's own, in one allocation: the
+// request sent to the target, its URL, and the body wrapper that ends the try's
+// in-flight count.
+type attempt struct {
+	req  http.Request
+	url  url.URL
+	body body
+}
+
 // send points a shallow copy of req at t: RoundTrippers must not modify their request,
 // and ReverseProxy's outgoing request is reused across attempts.
-func (p *Pool) send(req *http.Request, t *target, attempt int) (*http.Response, error) {
-	out := new(http.Request)
+func (p *Pool) send(req *http.Request, t *target, n int) (*http.Response, *attempt, error) {
+	a := new(attempt)
+	out, u := &a.req, &a.url
 	*out = *req
-	u := *req.URL
-	out.URL = &u
+	*u = *req.URL
+	out.URL = u
 	u.Scheme, u.Host = t.url.Scheme, t.url.Host
 	if t.joinPath {
 		u.Path, u.RawPath = joinURLPath(t.url, req.URL)
@@ -184,14 +195,15 @@ func (p *Pool) send(req *http.Request, t *target, attempt int) (*http.Response, 
 	if !p.cfg.preserveHost {
 		out.Host = t.url.Host
 	}
-	if attempt > 0 && req.GetBody != nil {
+	if n > 0 && req.GetBody != nil {
 		b, err := req.GetBody()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out.Body = b
 	}
-	return p.transport.RoundTrip(out)
+	resp, err := p.transport.RoundTrip(out)
+	return resp, a, err
 }
 
 // classify turns an attempt's result into what it says about the target.
@@ -209,7 +221,7 @@ func (p *Pool) classify(req *http.Request, resp *http.Response, err error) outco
 }
 
 // finish hands the attempt's result to the caller, tying t's in-flight slot to the body.
-func (p *Pool) finish(t *target, resp *http.Response, err error) (*http.Response, error) {
+func (p *Pool) finish(t *target, a *attempt, resp *http.Response, err error) (*http.Response, error) {
 	if err != nil {
 		t.inflight.Add(-1)
 		return nil, fmt.Errorf("upstream of api %q: target %s: %w", p.name, t.raw, err)
@@ -218,7 +230,8 @@ func (p *Pool) finish(t *target, resp *http.Response, err error) (*http.Response
 		t.inflight.Add(-1)
 		return resp, nil
 	}
-	b := &body{ReadCloser: resp.Body, t: t}
+	b := &a.body
+	b.ReadCloser, b.t = resp.Body, t
 	if w, ok := resp.Body.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body = rwBody{body: b, w: w}
 	} else {
