@@ -40,6 +40,7 @@ const maxPostHandlerReadBytes = 256 << 10
 
 type conn struct {
 	s      *Server
+	born   int64 // s.now() when accepted: Shutdown treats a silent new connection as idle after a while
 	nc     net.Conn
 	rw     io.ReadWriter // nc's Read and Write, over raw system calls where it can
 	ctx    context.Context
@@ -57,11 +58,16 @@ type conn struct {
 	// closes, so its buffers are not pooled.
 	noPool bool
 
-	state atomic.Int32
+	state  atomic.Int32
+	http10 bool // a rejection answers an HTTP/1.0 request
+	// linger: the client may still be sending bytes this server will not read (an upload
+	// refused before its end, a head too large); close half-closes and waits a little.
+	linger bool
+	// lastPOST: the previous request was a POST, so CR and LF before the next are skipped.
+	lastPOST bool
 	// rdl and wdl are the read and write deadlines the sweeper enforces, in the coarse
 	// clock's UnixNano; 0: none; fired: enforced. dlMu orders the sweeper's enforcement
 	// against the connection clearing a fired deadline.
-	http10   bool // a rejection answers an HTTP/1.0 request
 	rdl, wdl atomic.Int64
 	dlMu     sync.Mutex
 	// watchFrom is when the running handler became eligible for the client-gone watch
@@ -89,7 +95,10 @@ type connBufs struct {
 }
 
 func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
-	c := &conn{s: s, nc: nc, rw: nc, remote: nc.RemoteAddr().String()}
+	c := &conn{s: s, nc: nc, rw: nc, born: s.now()}
+	if ra := nc.RemoteAddr(); ra != nil { // as net/http: a wrapped listener may not say
+		c.remote = ra.String()
+	}
 	if sc := sockio.New(nc); sc != nil {
 		c.rw = sc
 	}
@@ -166,6 +175,14 @@ func (c *conn) serve() {
 		return
 	}
 	for first := true; ; first = false {
+		if first && c.br.Buffered() == 0 && !c.cr.hasByte {
+			// Still stateNew: until its first byte, Shutdown may close it (newIdleAfter).
+			// The read is the head's first, under its cap (serveOne keeps this one).
+			c.cr.limit = s.headLimit()
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+		}
 		if !first {
 			if c.br.Buffered() == 0 && !c.cr.hasByte {
 				c.state.Store(stateIdle)
@@ -193,6 +210,27 @@ func (c *conn) serve() {
 	}
 }
 
+func leadingCRorLF(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// headLimit is the cap on the bytes read for one request head: MaxHeaderBytes and
+// net/http's allowance for the request line.
+func (s *Server) headLimit() int64 {
+	max := s.MaxHeaderBytes
+	if max <= 0 {
+		max = defaultMaxHeaderBytes
+	}
+	return int64(max) + 4096
+}
+
 // serveOne reads and answers one request. keep: the connection may carry another.
 func (c *conn) serveOne() (keep, hijacked bool) {
 	s := c.s
@@ -202,14 +240,18 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 			return false, false
 		}
 	}
-	max := s.MaxHeaderBytes
-	if max <= 0 {
-		max = defaultMaxHeaderBytes
+	if c.cr.limit < 0 {
+		c.cr.limit = s.headLimit()
 	}
-	c.cr.limit, c.cr.hit = int64(max)+4096, false // net/http's allowance for the request line
-	c.cr.err = nil
+	c.cr.hit, c.cr.err = false, nil
+	if c.lastPOST {
+		// As net/http (RFC 9112 2.2): old clients send a stray CRLF after a POST body.
+		peek, _ := c.br.Peek(4) // a read error shows in readRequest
+		_, _ = c.br.Discard(leadingCRorLF(peek))
+	}
 	req, hosts, err := readRequest(c.br)
 	c.cr.limit = -1
+	c.lastPOST = err == nil && req.Method == http.MethodPost
 	if err != nil {
 		c.badRequest(err)
 		return false, false
@@ -281,6 +323,8 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 	keep = w.finish()
 	if !idle || !c.body.idle() {
 		keep, c.noPool = false, true // such a read is under way: the connection cannot go on
+	} else if !keep && !c.body.eof {
+		c.linger = true // closing on a body not read to its end
 	}
 	if !c.clearWDL() {
 		keep = false
@@ -349,6 +393,7 @@ func checkRequest(req *http.Request, hosts []string) string {
 func (c *conn) badRequest(err error) {
 	switch {
 	case c.cr.hit:
+		c.linger = true // the rest of the head may still be on its way
 		c.reject(http.StatusRequestHeaderFieldsTooLarge, "header_too_large", "the request head is larger than the server accepts")
 	case err == io.EOF, c.cr.err != nil && c.cr.err != io.EOF && errors.Is(err, c.cr.err):
 		// The client left before a request began, or the connection failed or timed
@@ -507,8 +552,13 @@ func (c *conn) check(now int64, closing bool) {
 	}
 }
 
+// newIdleAfter: during Shutdown, a connection that has not finished its first request
+// head this long after it was accepted counts as idle and is closed (net/http's 5 s).
+const newIdleAfter = 5 * time.Second
+
 func (c *conn) closeIfIdle() {
-	if c.state.Load() == stateIdle {
+	st := c.state.Load()
+	if st == stateIdle || st == stateNew && c.s.now()-c.born >= int64(newIdleAfter) {
 		c.dlMu.Lock()
 		_ = c.nc.SetReadDeadline(aLongTimeAgo) // the idle Peek returns; serve closes
 		c.dlMu.Unlock()
@@ -607,6 +657,9 @@ func (c *conn) close() {
 		c.dlMu.Unlock()
 		_ = c.bw.Flush()
 	}
+	if c.linger && !c.noPool {
+		c.lingerClose()
+	}
 	_ = c.nc.Close()
 	c.s.forget(c)
 	if c.noPool {
@@ -615,6 +668,37 @@ func (c *conn) close() {
 	c.br.Reset(nil)
 	c.bw.Reset(nil)
 	bufPool.Put(&connBufs{r: c.br, w: c.bw})
+}
+
+// Bounds of lingerClose: net/http waits 500 ms too (rstAvoidanceDelay).
+const (
+	lingerTime = 500 * time.Millisecond
+	lingerMax  = 1 << 20
+)
+
+// lingerClose ends a connection whose client may still be sending. Closing a socket with
+// unread input makes the kernel send a reset, and a reset can destroy the response before
+// the client has read it: the 401 or 413 to an upload becomes "connection reset by peer".
+// So it half-closes (the client sees the response end), then reads and discards until the
+// client closes its side too, for at most lingerTime and lingerMax bytes.
+func (c *conn) lingerClose() {
+	nc := c.nc
+	for {
+		if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
+			nc = u.NetConn() // through the max-connections cap
+			continue
+		}
+		break
+	}
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.rdl.Store(0) // the sweeper's deadline, if any, is over: this one replaces it
+	c.dlMu.Lock()
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	c.dlMu.Unlock()
+	_, _ = io.CopyN(io.Discard, c.nc, lingerMax)
 }
 
 // requestBody wraps a request body: it sends 100 Continue on the first read when the
@@ -628,7 +712,7 @@ type requestBody struct {
 	// a read from a goroutine the handler left behind.
 	mu       sync.Mutex
 	fenced   atomic.Bool // the request is over: reads fail
-	sentCont bool
+	sentCont bool        // the 100 is settled: sent, or no longer owed (the final head went first)
 	eof      bool
 	closed   bool
 	err      error
@@ -648,7 +732,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	if b.expect && !b.sentCont {
 		if !b.c.res.sendContinue() {
-			b.err = errors.New("h1server: response already written; body not requested")
+			b.err = http.ErrHijacked
 			return 0, b.err
 		}
 		b.sentCont = true

@@ -105,7 +105,7 @@ func (w *response) writeInformational(code int) {
 	}
 	bw := w.c.bw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-	w.writeFields(bw)
+	w.writeFields(bw, true)
 	_, _ = bw.WriteString("\r\n")
 	if err := bw.Flush(); err != nil {
 		w.broken = true
@@ -191,7 +191,7 @@ func (w *response) writeHead(final bool) {
 		w.closeAfter = true
 		bw := w.c.bw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), w.status)
-		w.writeFields(bw)
+		w.writeFields(bw, false)
 		if _, ok := h["Date"]; !ok {
 			_, _ = bw.Write(*w.c.s.date.Load())
 		}
@@ -241,7 +241,7 @@ func (w *response) writeHead(final bool) {
 	delete(h, "Connection")
 	bw := w.c.bw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), w.status)
-	w.writeFields(bw)
+	w.writeFields(bw, false)
 	if _, ok := h["Date"]; !ok {
 		_, _ = bw.Write(*w.c.s.date.Load())
 	}
@@ -282,11 +282,17 @@ func (w *response) releasePending() {
 }
 
 // writeFields writes the header map, dropping invalid names (trailers' "Trailer:" keys
-// among them) and turning line breaks in values into spaces, as net/http does.
-func (w *response) writeFields(bw *bufio.Writer) {
+// among them) and turning line breaks in values into spaces, as net/http does. A 1xx
+// (info) never carries framing fields, as RFC 9110 says and net/http does: ReverseProxy
+// relays an upstream's 1xx through this map, and a stray Content-Length there could
+// desynchronise a lax client.
+func (w *response) writeFields(bw *bufio.Writer, info bool) {
 	for k, vv := range w.header {
 		if !httpguts.ValidHeaderFieldName(k) || slices.Contains(w.trailers, k) {
 			continue // announced trailers go after the body, whenever they were set
+		}
+		if info && (k == "Content-Length" || k == "Transfer-Encoding") {
+			continue
 		}
 		for _, v := range vv {
 			writeField(bw, k, v)
@@ -336,7 +342,12 @@ func (w *response) finish() bool {
 	if !w.wroteHeader && !w.broken {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.broken && !c.body.drainBefore(w) {
+	if !w.headWritten && (hasToken(w.header["Connection"], "close") || c.s.closing.Load()) {
+		w.closeAfter = true // what writeHead would decide; known now, it spares the drain
+	}
+	// A connection that closes after this response needs nothing of the rest of the
+	// body, and reading it would only hold the response back (net/http skips it too).
+	if !w.broken && !w.closeAfter && !c.body.drainBefore(w) {
 		w.closeAfter = true
 	}
 	if !w.headWritten && !w.broken {
@@ -404,15 +415,16 @@ func writeTrailer(bw *bufio.Writer, k, v string) {
 	writeField(bw, k, v)
 }
 
-// sendContinue writes 100 Continue before the body is first read; false when the final
-// response has already gone out, so the body will not be read.
+// sendContinue writes 100 Continue before the body is first read, unless the final
+// head has gone out (then no 100 is owed any more, but the body is still read, as
+// net/http does: a client may send it without waiting); false once hijacked.
 func (w *response) sendContinue() bool {
 	w.c.wmu.Lock()
 	defer w.c.wmu.Unlock()
-	if w.headWritten || w.hijacked || w.broken {
+	if w.hijacked {
 		return false
 	}
-	if w.sentCont {
+	if w.sentCont || w.headWritten || w.broken {
 		return true
 	}
 	w.sentCont = true

@@ -20,11 +20,15 @@
 // Cleartext HTTP/2 (prior knowledge) is recognised by its preface and handed to a
 // net/http server; TLS listeners stay on net/http, which negotiates HTTP/2.
 //
-// It is opt-in (proxy_server: gatehouse). A review (2026-11-24) found issues, fixed
-// since: pipelined heads without a deadline, request bodies readable after their
-// handler, no timeouts during Shutdown, a 1xx race, a watch that could start on the
-// next request, a Hijack losing a byte, late Content-Length headers in the head, the
-// context cancelled late. Known differences from net/http still open:
+// It is the default on the proxy listener (proxy_server: gatehouse; net/http remains
+// the fallback). Two independent reviews (2026-11-24) found issues, fixed since, each
+// with a regression test: pipelined heads without a deadline, request bodies readable
+// after their handler, no timeouts during Shutdown, a 1xx race, a watch that could start
+// on the next request, a Hijack losing a byte, late Content-Length headers in the head,
+// the context cancelled late; then a pointless drain holding back the response of a
+// closing connection, framing fields on 1xx responses, a body unreadable after an
+// Expect: 100-continue response began, and a reset (instead of a lingering close) that
+// could destroy the answer to a refused upload. Known differences from net/http still open:
 //
 //   - the unread rest of a request body whose head arrived in pieces (parsed by
 //     http.ReadRequest) is drained (up to 256 KiB, at most max(ReadHeaderTimeout, 1s))
