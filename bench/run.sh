@@ -26,6 +26,7 @@ WRITE_DOCS=auto                      # a full run writes the doc, --quick does n
 KEEP=0
 GATEHOUSE_BIN=${BENCH_GATEHOUSE_BIN:-} # empty: build ./cmd/gatehouse from this tree
 BASELINE_BIN=${BENCH_BASELINE_BIN:-}   # another Gatehouse binary to measure in the same run
+BASELINE_PROXY_SERVER=${BENCH_BASELINE_PROXY_SERVER:-} # its proxy_server; empty: its default
 ADMIN_TOKEN=gatehouse-bench-admin-token # for the throwaway Gatehouse nodes (16+ characters)
 
 usage() {
@@ -48,6 +49,9 @@ Runs wrk (small GET, keep-alive) against the origin, nginx, Caddy and Gatehouse 
                      (env BENCH_GATEHOUSE_BIN)
   --baseline-bin F   also measure this Gatehouse binary, as the row "Gatehouse baseline",
                      for an A/B comparison within one run (env BENCH_BASELINE_BIN)
+  --baseline-proxy-server S
+                     run the baseline with proxy_server S (net/http or gatehouse)
+                     instead of its default (env BENCH_BASELINE_PROXY_SERVER)
   -h, --help         this text
 
 The servers run on CPU \$BENCH_SERVER_CPU (default 0), wrk on CPU \$BENCH_CLIENT_CPU (1).
@@ -70,6 +74,7 @@ parse_args() {
 		--keep) KEEP=1 ;;
 		--gatehouse-bin) GATEHOUSE_BIN=${2:?--gatehouse-bin needs a file} && shift ;;
 		--baseline-bin) BASELINE_BIN=${2:?--baseline-bin needs a file} && shift ;;
+		--baseline-proxy-server) BASELINE_PROXY_SERVER=${2:?--baseline-proxy-server needs net/http or gatehouse} && shift ;;
 		-h | --help) usage && exit 0 ;;
 		*) usage >&2 && die "unknown argument: $1" ;;
 		esac
@@ -330,24 +335,30 @@ setup_gatehouse() {
 	add_target gatehouse "Gatehouse (no policies, GOMAXPROCS=1)" "http://$GH_PROXY/" "$GH_PID"
 }
 
-# 4a''. The same node with the proxy listener's own HTTP/1.1 server (proxy_server:
-# gatehouse), which is opt-in.
-setup_gatehouse_h1server() {
-	GATEHOUSE_PROXY_SERVER=gatehouse start_gatehouse gatehouse-h1 "$(plain_api)" "${GATEHOUSE_BIN:-$RUN/bin/gatehouse}"
-	add_target gatehouse-h1 "Gatehouse, proxy_server: gatehouse (no policies, GOMAXPROCS=1)" "http://$GH_PROXY/" "$GH_PID"
+# 4a''. The same node with net/http's server on the proxy listener (proxy_server:
+# net/http), the fallback to the default, Gatehouse's own (internal/h1server).
+setup_gatehouse_nethttp() {
+	GATEHOUSE_PROXY_SERVER=net/http start_gatehouse gatehouse-nethttp "$(plain_api)" "${GATEHOUSE_BIN:-$RUN/bin/gatehouse}"
+	add_target gatehouse-nethttp "Gatehouse, proxy_server: net/http (no policies, GOMAXPROCS=1)" "http://$GH_PROXY/" "$GH_PID"
 }
 
 # 4a'. With --baseline-bin: another Gatehouse binary, set up the same way, for A/B.
 setup_gatehouse_baseline() {
 	if [[ -z $BASELINE_BIN ]]; then return 0; fi
-	start_gatehouse gatehouse-baseline "$(plain_api)" "$BASELINE_BIN"
-	add_target gatehouse-baseline "Gatehouse baseline (no policies, GOMAXPROCS=1)" "http://$GH_PROXY/" "$GH_PID"
+	local label="Gatehouse baseline (no policies, GOMAXPROCS=1)"
+	if [[ -n $BASELINE_PROXY_SERVER ]]; then
+		label="Gatehouse baseline, proxy_server: $BASELINE_PROXY_SERVER (no policies, GOMAXPROCS=1)"
+	fi
+	GATEHOUSE_PROXY_SERVER=${BASELINE_PROXY_SERVER:-${GATEHOUSE_PROXY_SERVER:-}} \
+		start_gatehouse gatehouse-baseline "$(plain_api)" "$BASELINE_BIN"
+	add_target gatehouse-baseline "$label" "http://$GH_PROXY/" "$GH_PID"
 }
 
 # policy_api: plain_api with key-auth, and a plan with a rate limit and a daily quota that
 # an app subscribes to: key-auth, the subscription check, a GCRA check and a quota count
 # (with their response headers) on every request. The limits are far above what the load
-# reaches, so every response stays 2xx. Analytics arrives with its own issue.
+# reaches, so every response stays 2xx. Analytics records every request in every
+# Gatehouse row: it is on by default.
 policy_api() {
 	cat <<EOF
 apis:
@@ -375,7 +386,7 @@ subscriptions:
 EOF
 }
 
-# 4b. Gatehouse with key-auth + rate limit + quota (analytics: not built yet). The API
+# 4b. Gatehouse with key-auth + rate limit + quota (and analytics, as every row). The API
 # answers 401 until the key exists, so start_gatehouse is told not to wait for a 200.
 setup_gatehouse_policies() {
 	local key
@@ -494,7 +505,7 @@ main() {
 	setup_nginx
 	setup_caddy
 	setup_gatehouse
-	setup_gatehouse_h1server
+	setup_gatehouse_nethttp
 	setup_gatehouse_baseline
 	setup_gatehouse_policies
 	local round id

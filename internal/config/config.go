@@ -56,10 +56,9 @@ type Config struct {
 	// H2C serves cleartext HTTP/2 (prior knowledge; not Upgrade: h2c) on the proxy listener
 	// beside HTTP/1.1, for service meshes and gRPC clients inside a trusted network.
 	H2C bool `yaml:"h2c"`
-	// ProxyServer is what serves HTTP/1.1 on the cleartext proxy listener: "net/http"
-	// (the standard library's server, the default) or "gatehouse" (internal/h1server,
-	// lean per-request costs; opt-in until its review findings are fixed). TLS listeners
-	// always use net/http.
+	// ProxyServer is what serves HTTP/1.1 on the cleartext proxy listener: "gatehouse"
+	// (internal/h1server, lean per-request costs; the default) or "net/http" (the
+	// standard library's server, the fallback). TLS listeners always use net/http.
 	ProxyServer string `yaml:"proxy_server"`
 	// MaxConnections caps concurrent connections per proxy listener; further clients wait
 	// in the accept queue. 0 means no cap.
@@ -289,7 +288,7 @@ func defaults() Config {
 		AdminMaxBody:      DefaultAdminMaxBody,
 		ProxyTLSAddr:      ":8443",
 		H2C:               true,
-		ProxyServer:       "net/http",
+		ProxyServer:       "gatehouse",
 		MaxConnections:    DefaultMaxConnections,
 		ProxyMaxBody:      DefaultProxyMaxBody,
 		Demo:              Demo{UpstreamAddr: "127.0.0.1:8009"},
