@@ -5,13 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // richEcho prints everything framing and parsing decide, so that a differential run
@@ -72,22 +69,9 @@ func FuzzEcho(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	ours := fuzzServer(f, func(l net.Listener) func() error {
-		s := &Server{Handler: richEcho, MaxHeaderBytes: 4096, ReadTimeout: 5 * time.Second}
-		go s.Serve(l)
-		return s.Close
-	})
-	std := fuzzServer(f, func(l net.Listener) func() error {
-		s := &http.Server{Handler: richEcho, MaxHeaderBytes: 4096, ReadTimeout: 5 * time.Second}
-		go s.Serve(l)
-		return s.Close
-	})
+	both := fuzzBoth(f, richEcho)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var got, want []byte
-		var wg sync.WaitGroup
-		wg.Go(func() { got = roundTripRaw(t, ours, in) })
-		wg.Go(func() { want = roundTripRaw(t, std, in) })
-		wg.Wait()
+		got, want := both(t, in)
 		g, w := normResponses(got), normResponses(want)
 		// net/http waits for 4 bytes before reading a keep-alive connection's next
 		// request: a shorter tail before the client's EOF gets no answer there.

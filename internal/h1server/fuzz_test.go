@@ -35,26 +35,35 @@ func FuzzServe(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	ours := fuzzServer(f, func(l net.Listener) func() error {
-		s := &Server{Handler: echo, MaxHeaderBytes: 4096, ReadTimeout: 5 * time.Second}
-		go s.Serve(l)
-		return s.Close
-	})
-	std := fuzzServer(f, func(l net.Listener) func() error {
-		s := &http.Server{Handler: echo, MaxHeaderBytes: 4096, ReadTimeout: 5 * time.Second}
-		go s.Serve(l)
-		return s.Close
-	})
+	both := fuzzBoth(f, echo)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var got, want []byte
-		var wg sync.WaitGroup
-		wg.Go(func() { got = roundTripRaw(t, ours, in) })
-		wg.Go(func() { want = roundTripRaw(t, std, in) })
-		wg.Wait()
+		got, want := both(t, in)
 		if g, w := statusSeq(got), statusSeq(want); g != w {
 			t.Fatalf("request %q\n ours:     %q\n net/http: %q\n full ours: %q", in, g, w, got)
 		}
 	})
+}
+
+// fuzzBoth serves h on this server and on net/http's, configured alike, and returns a
+// function that sends the same raw bytes to both at once and returns both answers.
+func fuzzBoth(f *testing.F, h http.Handler) func(t *testing.T, in []byte) (ours, std []byte) {
+	oursAddr := fuzzServer(f, func(l net.Listener) func() error {
+		s := &Server{Handler: h, MaxHeaderBytes: 4096, ReadTimeout: 5 * time.Second}
+		go s.Serve(l)
+		return s.Close
+	})
+	stdAddr := fuzzServer(f, func(l net.Listener) func() error {
+		s := &http.Server{Handler: h, MaxHeaderBytes: 4096, ReadTimeout: 5 * time.Second}
+		go s.Serve(l)
+		return s.Close
+	})
+	return func(t *testing.T, in []byte) (ours, std []byte) {
+		var wg sync.WaitGroup
+		wg.Go(func() { ours = roundTripRaw(t, oursAddr, in) })
+		wg.Go(func() { std = roundTripRaw(t, stdAddr, in) })
+		wg.Wait()
+		return ours, std
+	}
 }
 
 func fuzzServer(f *testing.F, serve func(net.Listener) func() error) string {

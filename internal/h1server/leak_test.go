@@ -2,8 +2,6 @@ package h1server
 
 import (
 	"bufio"
-	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -188,6 +186,4 @@ func TestNoLeaks(t *testing.T) {
 		n := runtime.Stack(buf, true)
 		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d, conns %d\n%s", g0, g1, f0, f1, nconns, buf[:n])
 	}
-	_ = context.Background
-	_ = fmt.Sprint
 }

@@ -1,7 +1,6 @@
 package h1server
 
 import (
-	"bufio"
 	"io"
 	"net/http"
 	"strings"
@@ -44,5 +43,4 @@ func TestFullDuplexRace(t *testing.T) {
 		}
 		c.Close()
 	}
-	_ = bufio.NewReader
 }
