@@ -282,8 +282,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev := &st.ev
 	ev.Time, ev.Method = start, r.Method
 	if r.Body != nil && r.Body != http.NoBody {
-		st.body = countingBody{ReadCloser: r.Body}
-		r.Body = &st.body
+		st.body = &countingBody{ReadCloser: r.Body}
+		r.Body = st.body
 	}
 	// The trace continues the client's (or starts one); traceparent goes upstream with the
 	// request's headers, which the proxy copies.
@@ -410,7 +410,7 @@ type reqState struct {
 	c    policy.Context
 	m    router.Match[*apiRoute]
 	rw   recWriter
-	body countingBody
+	body *countingBody // nil without a request body
 	ev   analytics.Event
 }
 
@@ -418,7 +418,7 @@ func (st *reqState) release() {
 	st.c.Reset(nil, nil)
 	st.m = router.Match[*apiRoute]{}
 	st.rw = recWriter{}
-	st.body = countingBody{}
+	st.body = nil
 	st.ev = analytics.Event{}
 	statePool.Put(st)
 }
@@ -441,7 +441,9 @@ func (g *Gateway) finishEvent(st *reqState, r *http.Request, start time.Time) {
 		ev.UpstreamLatency = rw.headerAt.Sub(start)
 	}
 	ev.BytesOut = rw.bytes
-	ev.BytesIn = st.body.n
+	if st.body != nil {
+		ev.BytesIn = st.body.n.Load()
+	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		ev.ClientIP = host
 	} else {
@@ -493,6 +495,14 @@ func (ar *apiRoute) rewrite(pr *httputil.ProxyRequest) {
 	out["X-Forwarded-Host"] = vals[1:2:2]
 	out["X-Forwarded-Proto"] = vals[2:3:3]
 	out["Forwarded"] = vals[3:4:4]
+	// The client's 100-continue is this gateway's to answer, and it does (its server sends
+	// the 100 when the body is first read, after the policies passed), as Envoy does by
+	// default. Not forwarding it keeps such requests (curl's uploads over 1 MiB) on the
+	// lean upstream transport, whose early-response handling relays an upstream's 413 to
+	// an upload it refuses; net/http's Transport could turn that into a 502.
+	if _, ok := out["Expect"]; ok {
+		delete(out, "Expect")
+	}
 	if prior := out["Via"]; len(prior) > 0 {
 		out["Via"] = append(prior, vals[4])
 	} else {

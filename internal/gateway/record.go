@@ -3,6 +3,7 @@ package gateway
 import (
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,14 +49,17 @@ func (w *recWriter) Flush() {
 	}
 }
 
-// countingBody counts the request body bytes the upstream read.
+// countingBody counts the request body bytes the upstream read. It is its own object,
+// not part of the pooled reqState: a transport may still be reading the body after the
+// handler returned (http.RoundTripper allows it; an upstream that answered an upload
+// early is the common case), and such a late read must not touch a reused state.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
