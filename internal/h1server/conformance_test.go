@@ -258,3 +258,56 @@ func TestShutdownSilentConnection(t *testing.T) {
 		t.Errorf("the silent connection: %v, want closed", err)
 	}
 }
+
+// TestLingerWithBodyReaderLeftBehind: the handler answers while a goroutine of its is
+// still reading the upload (as the upstream transport does when the upstream answered
+// early). The connection cannot be reused and closes lingering, after that read ends:
+// the client gets the answer and then a clean end of stream, within the linger bound.
+// (On loopback a plain close is seldom seen to lose the answer; lingerClose is for real
+// links, where a reset can overtake a response still being retransmitted.)
+func TestLingerWithBodyReaderLeftBehind(t *testing.T) {
+	reading := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		go func() {
+			buf := make([]byte, 32<<10)
+			close(reading)
+			for {
+				if _, err := r.Body.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		<-reading
+		time.Sleep(20 * time.Millisecond) // let the read block on the network
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})
+	addr := start(t, &Server{Handler: h})
+	c, br := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n")
+	done := make(chan struct{})
+	go func() { // the client sends on at its pace, as curl does
+		defer close(done)
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 64; i++ {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 413 || !resp.Close {
+		t.Fatalf("status %d close=%v", resp.StatusCode, resp.Close)
+	}
+	began := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the response: %v, want the server's end of stream", err)
+	}
+	if took := time.Since(began); took > lingerTime+time.Second {
+		t.Errorf("the end of stream came %s after the response", took)
+	}
+	<-done
+}

@@ -322,7 +322,9 @@ func (c *conn) serveOne() (keep, hijacked bool) {
 	idle := c.body.fence()
 	keep = w.finish()
 	if !idle || !c.body.idle() {
-		keep, c.noPool = false, true // such a read is under way: the connection cannot go on
+		// Such a read is under way (a transport still streaming an upload the upstream
+		// answered early): the connection cannot go on, and closes lingering.
+		keep, c.noPool, c.linger = false, true, true
 	} else if !keep && !c.body.eof {
 		c.linger = true // closing on a body not read to its end
 	}
@@ -657,7 +659,7 @@ func (c *conn) close() {
 		c.dlMu.Unlock()
 		_ = c.bw.Flush()
 	}
-	if c.linger && !c.noPool {
+	if c.linger {
 		c.lingerClose()
 	}
 	_ = c.nc.Close()
@@ -694,9 +696,21 @@ func (c *conn) lingerClose() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
+	end := time.Now().Add(lingerTime)
+	if c.noPool {
+		// A body read from a goroutine the handler left is still on the socket; reading
+		// here too would race it. Fenced, it ends with the bytes it waits for (or its own
+		// reader giving up): wait for that, then drain as usual.
+		for !c.body.idle() {
+			if time.Now().After(end) {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	c.rdl.Store(0) // the sweeper's deadline, if any, is over: this one replaces it
 	c.dlMu.Lock()
-	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	_ = c.nc.SetReadDeadline(end)
 	c.dlMu.Unlock()
 	_, _ = io.CopyN(io.Discard, c.nc, lingerMax)
 }
