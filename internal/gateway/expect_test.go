@@ -8,9 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/h1server"
 )
 
 // TestExpectContinueUploadRefusedUpstream: curl sends Expect: 100-continue with uploads
@@ -27,22 +24,11 @@ func TestExpectContinueUploadRefusedUpstream(t *testing.T) {
 		}
 	}))
 	t.Cleanup(origin.Close)
-	g := New(Options{Recorder: nopRecorder{}})
-	t.Cleanup(func() { g.Close() })
-	if err := g.Swap(1, []*gatehouse.API{api("up", "/", nil, gatehouse.StatePublished, origin.URL)}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &h1server.Server{Handler: g}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	addr := h1Gateway(t, origin.URL)
 
 	const size = 20 << 20
 	for i := 0; i < 6; i++ {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -500,9 +500,7 @@ func (ar *apiRoute) rewrite(pr *httputil.ProxyRequest) {
 	// default. Not forwarding it keeps such requests (curl's uploads over 1 MiB) on the
 	// lean upstream transport, whose early-response handling relays an upstream's 413 to
 	// an upload it refuses; net/http's Transport could turn that into a 502.
-	if _, ok := out["Expect"]; ok {
-		delete(out, "Expect")
-	}
+	delete(out, "Expect")
 	if prior := out["Via"]; len(prior) > 0 {
 		out["Via"] = append(prior, vals[4])
 	} else {

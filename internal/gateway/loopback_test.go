@@ -52,6 +52,25 @@ func rawOrigin(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
+// h1Gateway serves, on a loopback port behind h1server (the proxy listener's default
+// server), a gateway with one published API at / whose target is origin; its address.
+func h1Gateway(tb testing.TB, origin string) string {
+	tb.Helper()
+	g := New(Options{Recorder: nopRecorder{}})
+	tb.Cleanup(func() { g.Close() })
+	if err := g.Swap(1, []*gatehouse.API{api("up", "/", nil, gatehouse.StatePublished, origin)}); err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &h1server.Server{Handler: g}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
 // BenchmarkLoopbackH1 is the whole proxy path in one process, over real loopback sockets:
 // a keep-alive client, h1server, the gateway with its real upstream pool, and a raw
 // origin. Its allocations per request are the proxy's own (the client and origin
@@ -59,21 +78,8 @@ func rawOrigin(tb testing.TB) string {
 //
 //	go test -run '^$' -bench LoopbackH1 -benchmem ./internal/gateway/
 func BenchmarkLoopbackH1(b *testing.B) {
-	origin := rawOrigin(b)
-	g := New(Options{Recorder: nopRecorder{}})
-	defer g.Close()
-	if err := g.Swap(1, []*gatehouse.API{api("bench", "/", nil, gatehouse.StatePublished, "http://"+origin)}); err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &h1server.Server{Handler: g}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	c, err := net.Dial("tcp", ln.Addr().String())
+	addr := h1Gateway(b, "http://"+rawOrigin(b))
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}

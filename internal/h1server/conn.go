@@ -684,16 +684,8 @@ const (
 // So it half-closes (the client sees the response end), then reads and discards until the
 // client closes its side too, for at most lingerTime and lingerMax bytes.
 func (c *conn) lingerClose() {
-	nc := c.nc
-	for {
-		if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
-			nc = u.NetConn() // through the max-connections cap
-			continue
-		}
-		break
-	}
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
+	tc := sockio.TCP(c.nc) // through the max-connections cap
+	if tc == nil || tc.CloseWrite() != nil {
 		return
 	}
 	end := time.Now().Add(lingerTime)

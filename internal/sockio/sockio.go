@@ -51,23 +51,32 @@ type Conn struct {
 // ErrWouldBlock is TryRead's and TryWrite's answer when the socket is not ready.
 var ErrWouldBlock = errors.New("sockio: the socket is not ready")
 
+// TCP is the plain TCP connection under nc, through wrappers that expose it with NetConn
+// (the max-connections cap); nil when there is none, or under TLS, whose bytes on the
+// socket are ciphertext (and whose half-close is its own).
+func TCP(nc net.Conn) *net.TCPConn {
+	for {
+		switch c := nc.(type) {
+		case *net.TCPConn:
+			return c
+		case *tls.Conn:
+			return nil
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		nc = u.NetConn()
+	}
+}
+
 // New returns a Conn for nc, or nil when nc is not a socket it can use.
 func New(nc net.Conn) *Conn {
 	if !supported {
 		return nil
 	}
-	for {
-		if _, ok := nc.(*tls.Conn); ok {
-			return nil // its bytes on the socket are ciphertext
-		}
-		if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
-			nc = u.NetConn()
-			continue
-		}
-		break
-	}
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
+	tc := TCP(nc)
+	if tc == nil {
 		return nil
 	}
 	rc, err := tc.SyscallConn()
